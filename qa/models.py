@@ -1,0 +1,190 @@
+"""Pydantic models: the data that crosses every boundary of the pipeline.
+
+Values are frozen and forbid unknown fields, so a typo in a field name fails loudly and a
+citation can never be edited after it was checked against the article text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Article(_Value):
+    """One article: its metadata and the clean text every offset refers to."""
+
+    id: str
+    title: str
+    author: str | None = None
+    published: dt.date | None = None
+    url: str | None = None
+    source: str
+    text: str
+    content_hash: str
+
+
+class Span(_Value):
+    """A half-open character range ``[start, end)`` in an article's text."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if self.end < self.start:
+            raise ValueError(f"span end {self.end} is before its start {self.start}")
+        return self
+
+
+class Sentence(Span):
+    """A sentence of an article, by offsets; ``paragraph`` counts blank-line blocks."""
+
+    paragraph: int = Field(ge=0)
+
+
+class Chunk(_Value):
+    """A run of whole sentences embedded as one vector; ``text == article.text[start:end]``."""
+
+    id: int | None = None
+    article_id: str
+    ordinal: int = Field(ge=0)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+    token_count: int = Field(ge=0)
+
+
+class IndexSettings(_Value):
+    """What shaped an index; the manifest records it and opening checks it."""
+
+    model_name: str = DEFAULT_MODEL
+    dimension: int = 384
+    chunk_tokens: int = Field(default=200, ge=16)
+    overlap_sentences: int = Field(default=1, ge=0)
+    schema_version: int = SCHEMA_VERSION
+
+
+class Rejection(_Value):
+    """A file left out of an ingest, and why."""
+
+    path: str
+    reason: str
+
+
+class IngestReport(_Value):
+    """What an ingest did, file by file."""
+
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    rejected: list[Rejection] = []
+    chunks_written: int = 0
+    seconds: float = 0.0
+
+
+class ArticleInfo(_Value):
+    """An indexed article as listed to users (no text)."""
+
+    id: str
+    title: str
+    author: str | None
+    published: dt.date | None
+    url: str | None
+    source: str
+    chunks: int
+
+
+class IndexStats(_Value):
+    """Counts of what an index holds."""
+
+    directory: str
+    articles: int
+    chunks: int
+    sentences: int
+    chunk_vectors: int
+    sentence_vectors: int
+    settings: IndexSettings
+    approximate: bool
+    size_bytes: int
+
+
+RetrievalMode = Literal["fused", "dense", "lexical"]
+
+
+class Passage(_Value):
+    """A retrieved chunk with everything needed to cite it."""
+
+    chunk_id: int
+    article_id: str
+    title: str
+    url: str | None
+    published: dt.date | None
+    start: int
+    end: int
+    text: str
+    rank: int
+    dense_score: float | None
+    lexical_score: float | None
+    score: float
+
+
+class Citation(_Value):
+    """A numbered quote: ``quote == article.text[start:end]`` of the cited article."""
+
+    number: int
+    article_id: str
+    title: str
+    url: str | None
+    start: int
+    end: int
+    quote: str
+
+
+class Turn(_Value):
+    """One earlier exchange of a conversation, used to resolve follow-up questions."""
+
+    question: str
+    answer: str = ""
+
+
+class Answer(_Value):
+    """An extractive answer: a verbatim quote with its citation, or an honest decline."""
+
+    question: str
+    found: bool
+    text: str
+    highlight: Span | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: list[Citation] = []
+    passages: list[Passage] = []
+    resolved_question: str | None = None
+    timings_ms: dict[str, float] = {}
+
+    def to_markdown(self) -> str:
+        """Render the answer as Markdown: the quote with its key span in bold and ``[n]`` marks."""
+        if not self.found:
+            lines = [self.text]
+            if self.passages:
+                lines.append("")
+                lines.append("Nearest passages:")
+                lines.extend(f"- {p.title} (characters {p.start}-{p.end})" for p in self.passages[:3])
+            return "\n".join(lines)
+        body = self.text
+        if self.highlight is not None:
+            s, e = self.highlight.start, self.highlight.end
+            body = f"{body[:s]}**{body[s:e]}**{body[e:]}"
+        marks = "".join(f"[{c.number}]" for c in self.citations)
+        sources = [
+            f"[{c.number}] {c.title}" + (f" <{c.url}>" if c.url else "") + f", characters {c.start}-{c.end}"
+            for c in self.citations
+        ]
+        return f"> {body} {marks}\n\n" + "\n".join(sources)

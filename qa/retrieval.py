@@ -1,0 +1,177 @@
+"""Retrieval: dense (FAISS), lexical (SQLite FTS5 BM25) and their fusion, as citable passages.
+
+Fusion is a weighted sum of normalised scores: the cosine of the question with the chunk and
+with the chunk's best sentence, and BM25 divided by the best BM25 of the query. The weights were
+chosen on the shared SQuAD dev split (see ``eval/README.md``); ``RetrievalSettings`` exposes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.embedding import Embedder, Vectors
+from qa.models import Passage, RetrievalMode
+from qa.store import ChunkRow, Store
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Function words match nearly every chunk; leaving them out keeps OR queries selective and fast.
+STOPWORDS = frozenset(
+    "a an and are as at be been but by did do does for from had has have he her his how i if in "
+    "into is it its me my no not of on or our she so than that the their them then there these "
+    "they this to was we were what when where which who whom whose why will with would you your"
+    .split()
+)
+
+
+class RetrievalSettings(BaseModel):
+    """How the retriever searches and fuses; per-call arguments override ``k`` and ``mode``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    k: int = Field(default=5, ge=1, le=100)
+    mode: RetrievalMode = "fused"
+    candidates: int = Field(default=50, ge=1, description="depth of each list before fusion")
+    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    sentence_weight: float = Field(default=0.75, ge=0.0, le=1.0)
+    max_question_chars: int = Field(default=2000, ge=1)
+
+
+class Filters(BaseModel):
+    """Restrict a search to some articles."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    article_ids: list[str] | None = None
+    title_contains: str | None = None
+    published_from: dt.date | None = None
+    published_to: dt.date | None = None
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression that ORs the question's words, each quoted as a string.
+
+    Quoting every term means no user text (quotes, NEAR, *, :, column names) can change the
+    query's syntax. Stopwords are dropped unless nothing else is left.
+    """
+    words = [w.lower() for w in _WORD.findall(text)]
+    kept = [w for w in words if w not in STOPWORDS] or words
+    unique = list(dict.fromkeys(kept))[:64]
+    return " OR ".join(f'"{w}"' for w in unique)
+
+
+class Retriever:
+    """Finds the passages most likely to answer a question.
+
+    Example:
+        >>> retriever = Retriever(Store.open("index"), Embedder())
+        >>> [p.title for p in retriever.search("Who built Bushehr?", k=1)]
+        ['Putin and the Ayatollah: A Bromance to Watch']
+    """
+
+    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings or RetrievalSettings()
+
+    def search(
+        self, question: str, k: int | None = None, mode: RetrievalMode | None = None,
+        filters: Filters | None = None, query_vector: Vectors | None = None,
+    ) -> list[Passage]:
+        """Best-first passages for ``question``.
+
+        Args:
+            query_vector: the question's embedding, when the caller already has it: (1, dim).
+        """
+        k = self.settings.k if k is None else k
+        if k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+        mode = mode or self.settings.mode
+        allowed = self._allowed(filters)
+        depth = max(self.settings.candidates, k)
+        if mode == "lexical":
+            fused = dict(self.store.lexical_chunks(fts_query(question), depth, allowed))
+            dense: dict[int, float] = {}
+            lexical = fused
+        else:
+            if query_vector is None:
+                query_vector = self.embedder.encode_queries([question])
+            if mode == "dense":
+                fused = dense = self._dense(query_vector, depth, allowed)
+                lexical = {}
+            else:
+                scores = self.candidate_scores(question, query_vector, depth, allowed)
+                fused = {c: self.fuse(*v) for c, v in scores.items()}
+                dense = {c: v[0] for c, v in scores.items()}
+                lexical = {c: v[2] for c, v in scores.items() if v[2] > 0}
+        ranked = sorted(fused, key=lambda i: fused[i], reverse=True)[:k]
+        rows = self.store.chunks(ranked)
+        return [
+            _passage(rows[cid], rank, dense.get(cid), lexical.get(cid), fused[cid])
+            for rank, cid in enumerate((c for c in ranked if c in rows), start=1)
+        ]
+
+    def fuse(self, dense: float, sentence: float, lexical: float) -> float:
+        """The fused score of one chunk from its normalised component scores."""
+        s = self.settings
+        return (s.dense_weight * ((1 - s.sentence_weight) * dense + s.sentence_weight * sentence)
+                + (1 - s.dense_weight) * lexical)
+
+    def candidate_scores(
+        self, question: str, query_vector: Vectors, depth: int, allowed: list[int] | None = None,
+    ) -> dict[int, tuple[float, float, float]]:
+        """Component scores of every candidate chunk: (dense cosine, best-sentence cosine, BM25 / top BM25).
+
+        Candidates are the union of the dense, best-sentence and lexical top ``depth``; each gets
+        all three scores (a chunk without a matching term has BM25 0).
+        """
+        match = fts_query(question)
+        dense = self._dense(query_vector, depth, allowed)
+        sentence_best = self._sentence_best(query_vector, depth, allowed)
+        lexical = dict(self.store.lexical_chunks(match, depth, allowed))
+        candidates = sorted(set(dense) | set(lexical) | set(sentence_best))
+        missing_dense = [c for c in candidates if c not in dense]
+        if missing_dense:
+            vectors = self.store.chunk_vectors(missing_dense)
+            dense.update(zip(missing_dense, (vectors @ query_vector[0]).tolist(), strict=True))
+        lexical.update(self.store.lexical_chunk_scores(match, [c for c in candidates if c not in lexical]))
+        top_lexical = max(lexical.values(), default=0.0) or 1.0
+        # A chunk whose sentences missed the sentence top list scores as the weakest that made it.
+        floor = min(sentence_best.values(), default=0.0)
+        return {c: (dense[c], sentence_best.get(c, floor), lexical.get(c, 0.0) / top_lexical)
+                for c in candidates}
+
+    def _allowed(self, filters: Filters | None) -> list[int] | None:
+        if filters is None or filters == Filters():
+            return None
+        return self.store.chunk_ids_where(
+            article_ids=filters.article_ids, title_contains=filters.title_contains,
+            published_from=filters.published_from, published_to=filters.published_to,
+        )
+
+    def _dense(self, query: Vectors, depth: int, allowed: list[int] | None) -> dict[int, float]:
+        scores, ids = self.store.dense_chunks(query, depth, allowed)
+        return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+
+    def _sentence_best(self, query: Vectors, depth: int, allowed: list[int] | None) -> dict[int, float]:
+        """Each chunk's best sentence cosine, from the top sentences of the whole index."""
+        scores, ids = self.store.dense_sentences(query, depth * 2)
+        best: dict[int, float] = {}
+        pairs = self.store.chunks_of_sentences([int(i) for i in ids[0] if i >= 0])
+        score_of = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True)}
+        allowed_set = set(allowed) if allowed is not None else None
+        for sentence_id, chunk_id in pairs:
+            if allowed_set is None or chunk_id in allowed_set:
+                best[chunk_id] = max(best.get(chunk_id, -1.0), score_of[sentence_id])
+        return best
+
+
+def _passage(row: ChunkRow, rank: int, dense: float | None, lexical: float | None, score: float) -> Passage:
+    return Passage(
+        chunk_id=row.id, article_id=row.article_id, title=row.title, url=row.url,
+        published=row.published, start=row.start, end=row.end, text=row.text, rank=rank,
+        dense_score=dense, lexical_score=lexical, score=score,
+    )
+
