@@ -67,7 +67,6 @@ class QA:
             self.ingest([sample_corpus()], progress=progress)
         self.retriever = Retriever(self.store, self.embedder, retrieval)
         self.reader = Reader(self.store, reader)
-        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the embedding model now; safe to call twice."""

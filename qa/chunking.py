@@ -137,9 +137,11 @@ def _token_pieces(text: str, start: int, end: int, budget: int) -> Iterator[tupl
     enc = encoding()
     piece_start = start
     while piece_start < end:
-        segment = text[piece_start:end]
-        tokens = enc.encode(segment, disallowed_special=())
-        if len(tokens) <= budget:
+        # Encode a window, not all the rest: re-encoding a huge sentence once per piece is
+        # quadratic. A token is at most 128 bytes, so a window short of the end holds > budget.
+        window = min(end, piece_start + budget * 128 + 1)
+        tokens = enc.encode(text[piece_start:window], disallowed_special=())
+        if len(tokens) <= budget and window == end:
             yield piece_start, end
             return
         # Decode the first `budget` tokens; errors="ignore" drops a split multi-byte character,

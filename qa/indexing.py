@@ -19,6 +19,15 @@ from qa.store import Prepared, Store
 # of work, and each commit rewrites the FAISS files once.
 _BATCH_VECTORS = 2048
 
+
+def _batch_vectors() -> int:
+    """Vectors per commit: ``$QA_BATCH_VECTORS`` when set (tests lower it to force many commits)."""
+    try:
+        return max(1, int(os.environ.get("QA_BATCH_VECTORS", _BATCH_VECTORS)))
+    except ValueError:
+        return _BATCH_VECTORS
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -73,6 +82,7 @@ def ingest_articles(
     report_progress = _progress(progress, total)
     written = 0
     done = 0
+    batch_vectors = _batch_vectors()
     batch: list[Prepared] = []
     size = 0
     for article, chunks, sentences in todo:
@@ -83,7 +93,7 @@ def ingest_articles(
         size += len(chunks) + len(sentences)
         done += len(chunks) + len(sentences)
         report_progress(done)
-        if size >= _BATCH_VECTORS:
+        if size >= batch_vectors:
             written += len(store.write(batch))
             batch, size = [], 0
     if batch:

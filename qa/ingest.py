@@ -37,7 +37,7 @@ _BYLINE = re.compile(r"^\s*By\s+(.+?)\s*$")
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MD_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_MD_BOLD = re.compile(r"(\*\*|__)(.+?)\1")
+_MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
 _MD_ITALIC = re.compile(r"(?<![\w*])([*_])(?!\s)(.+?)(?<!\s)\1(?![\w*])")
 _MD_CODE = re.compile(r"`([^`]*)`")
 _MD_ESCAPE = re.compile(r"\\+([\\`*_{}\[\]()#+\-.!$])")
@@ -93,6 +93,11 @@ def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
         IngestError: the file is missing, empty, binary, too large, badly encoded or malformed.
     """
     name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name: it could not be shown or stored
+        raise IngestError(os.fsencode(path).decode("utf-8", "backslashreplace"),
+                          "the file name is not valid UTF-8; rename the file") from None
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(name, f"unsupported file type '{suffix or path.name}'")
@@ -184,17 +189,15 @@ def _guess_decoding(raw: bytes) -> str | None:
     best = matches.best()
     if best is None or best.chaos > 0.2:
         return None
-    candidates: list[tuple[str, str]] = []
-    for match in matches:  # best first
-        if match.chaos <= best.chaos + 0.05:
-            try:
-                candidates.append((match.encoding, raw.decode(match.encoding)))
-            except (UnicodeDecodeError, LookupError):
-                continue
-    plausible = [c for c in candidates if _one_alphabet(c[1])]
-    western = [c for c in plausible if c[0] in _WESTERN]
-    chosen = western or plausible or candidates
-    return chosen[0][1] if chosen else None
+    tied = [m.encoding for m in matches if m.chaos <= best.chaos + 0.05]  # best first
+    plausible = [e for e in tied if _one_alphabet(raw[:262144].decode(e, errors="ignore"))]
+    western = [e for e in plausible if e in _WESTERN]
+    for encoding in [*western, *plausible, *tied]:
+        try:
+            return raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return None
 
 
 def _one_alphabet(text: str) -> bool:
@@ -258,7 +261,7 @@ def _inline(text: str) -> str:
     text = _MD_IMAGE.sub(r"\1", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _MD_REF_LINK.sub(r"\1", text)
-    text = _MD_BOLD.sub(r"\2", text)
+    text = _MD_BOLD.sub(lambda m: m.group(1) or m.group(2), text)
     text = _MD_ITALIC.sub(r"\2", text)
     text = _MD_CODE.sub(r"\1", text)
     text = _MD_ESCAPE.sub(r"\1", text)
@@ -411,7 +414,14 @@ def squad_article_text(contexts: list[str]) -> str:
 
 def _article(*, title: str, author: str | None, published: dt.date | None, url: str | None,
              source: str, text: str, key: str) -> Article:
-    title = _shorten(title)
+    title = _shorten(_clean_chars(title))  # JSON is parsed before cleaning (see ``decode``)
+    author = _clean_chars(author).strip() or None if author else None
+    for value in (title, author or "", url or "", text):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # JSON "\ud800" escapes decode to lone surrogates
+            raise IngestError(source, "holds escaped characters that are not valid Unicode "
+                                      "(lone surrogates)") from None
     digest = hashlib.sha256(
         json.dumps([title, author, str(published), url, text]).encode("utf-8")
     ).hexdigest()

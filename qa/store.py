@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.errors import IndexBusyError, IndexCorruptError, IndexError_, IndexMismatchError
-from qa.models import Article, ArticleInfo, Chunk, IndexSettings, IndexStats, Sentence
+from qa.models import SCHEMA_VERSION, Article, ArticleInfo, Chunk, IndexSettings, IndexStats, Sentence
 
 if TYPE_CHECKING:
     from qa.embedding import Vectors
@@ -227,15 +227,28 @@ class Store:
         return int(rows[0][0])
 
     def _vectors_now(self) -> _Vectors:
-        """The FAISS indexes of the generation SQLite names, reloaded if a writer moved on."""
-        generation = self.generation()
-        current = self._vectors
-        if current is not None and current.generation == generation:
-            return current
-        with self._swap:
-            if self._vectors is None or self._vectors.generation != generation:
-                self._vectors = self._load_vectors(generation)
-            return self._vectors
+        """The FAISS indexes of the generation SQLite names, reloaded if a writer moved on.
+
+        Generations only grow: vectors newer than the generation just read are kept (a writer in
+        this process committed meanwhile, and removed the older files). If a writer commits and
+        removes the files of the generation just read before they load, the load is retried.
+        """
+        attempts = 5
+        while True:
+            generation = self.generation()
+            current = self._vectors
+            if current is not None and current.generation >= generation:
+                return current
+            with self._swap:
+                if self._vectors is not None and self._vectors.generation >= generation:
+                    return self._vectors
+                try:
+                    self._vectors = self._load_vectors(generation)
+                    return self._vectors
+                except IndexCorruptError:
+                    attempts -= 1
+                    if attempts == 0 or self.generation() == generation:
+                        raise
 
     def _load_vectors(self, generation: int) -> _Vectors:
         faiss = _faiss()
@@ -601,12 +614,18 @@ class Store:
 
 def _read_manifest(path: Path) -> IndexSettings:
     try:
-        return IndexSettings.model_validate_json((path / MANIFEST).read_bytes())
+        settings = IndexSettings.model_validate_json((path / MANIFEST).read_bytes())
     except (OSError, ValueError) as e:
         raise IndexMismatchError(
             f"The manifest {path / MANIFEST} is unreadable or from another version of article-qa "
             f"({str(e).splitlines()[0]}). Rebuild with `qa ingest PATH --index {path} --rebuild`."
         ) from e
+    if settings.schema_version != SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"The manifest {path / MANIFEST} is from another version of article-qa (schema "
+            f"{settings.schema_version}, this version reads {SCHEMA_VERSION}). Rebuild with "
+            f"`qa ingest PATH --index {path} --rebuild`.")
+    return settings
 
 
 def _new_index(dimension: int) -> FaissIndex:

@@ -1,0 +1,613 @@
+"""The web app in headless Chromium: answers, sources, uploads, safety, sessions and latency.
+
+One app process serves a small real index (the seed article and two SQuAD articles) for the
+whole session, started the way a user starts it (``python app.py --port P --index DIR``).
+Screenshots go to ``test-output/screenshots/<test>.png``; the measured question-to-answer
+latency goes to ``test-output/app-latency.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from qa.ingest import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES
+from qa.models import Answer, Citation, Passage, Span
+from qa.ui import check_upload, render_answer, render_question, render_sources, safe_url
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Locator,
+    Page,
+    Playwright,
+    sync_playwright,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+SCREENSHOTS = OUTPUT / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT_S = 120.0
+ANSWER_TIMEOUT_MS = 60_000
+SEED_TITLE = "Putin and the Ayatollah"
+SEED_QUOTE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
+DECLINE_TEXT = "The articles don't say"
+
+ZORBLAT_MD = """# The Zorblat Festival
+
+March 3, 2021
+
+The Zorblat festival is held every year in the town of Quenby. Visitors bring lanterns made of
+blue paper.
+
+Nobody remembers who started it.
+"""
+
+EVIL_MD = """# Vexmoor notes <img src=x onerror="window.pwned=1;alert(5)"> archive
+
+The Vexmoor lighthouse keeper painted <script>window.pwned=1;alert(1)</script> and \
+${window.pwned=1} on the lighthouse wall.
+
+The Vexmoor harbour sign shows <img src=x onerror="window.pwned=1;alert(2)"> in red letters.
+"""
+
+EVIL_HTML = """<!doctype html>
+<html><head><title>Brindlecombe &lt;img src=x onerror=alert(6)&gt; quarry</title>
+<script>window.pwned=1;alert(7)</script></head>
+<body onload="window.pwned=1;alert(8)"><article>
+<p>The Brindlecombe quarry manual says &lt;script&gt;window.pwned=1;alert(1)&lt;/script&gt;
+must never be typed into the crusher console.</p>
+<p>The Brindlecombe quarry gate displays &lt;img src=x onerror="window.pwned=1;alert(2)"&gt;
+on its screen.</p>
+<img src=x onerror="window.pwned=1;alert(9)">
+<p>Brindlecombe quarry closed for good in 1963.</p>
+</article></body></html>
+"""
+
+LATENCY_QUESTIONS = (
+    "What did Iran badly need from Russia?",
+    "Who built Iran's nuclear reactor at Bushehr?",
+    "Which NFL team represented the AFC at Super Bowl 50?",
+    "Where did Nikola Tesla die?",
+    "Where was Super Bowl 50 played?",
+    "Which team won Super Bowl 50?",
+    "In what year did Tesla move to the United States?",
+    "Who was the Super Bowl 50 MVP?",
+    "What did Russia badly need from Iran?",
+    "What is the boiling point of tungsten?",
+)
+
+
+# ----------------------------------------------------------------------------- the app
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"app.py did not answer on {url} within {START_TIMEOUT_S:.0f} s:\n"
+                f"{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_url(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python app.py`` on a free loopback port over a private copy of the small index."""
+    workdir = tmp_path_factory.mktemp("app")
+    index = workdir / "index"
+    shutil.copytree(built_index, index)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = workdir / "app.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+             "--index", str(index)],
+            cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_up(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        # A traceback in the log means a handler failed somewhere, even if the page looked fine.
+        assert "Traceback" not in log.read_text(errors="replace"), log.read_text()[-4000:]
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                         headless=True)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that it should not: dialogs, console errors, requests off the machine."""
+
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+
+def _open(browser: Browser, url: str) -> tuple[Page, Watch]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    watch = Watch()
+
+    def on_dialog(dialog: Dialog) -> None:
+        watch.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watch.errors.append(message.text)
+
+    page.on("dialog", on_dialog)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else watch.external.append(r.url))
+    page.goto(url)
+    page.locator("#qa-question textarea").wait_for(timeout=30_000)
+    return page, watch
+
+
+@pytest.fixture
+def session(browser: Browser, app_url: str) -> Iterator[tuple[Page, Watch]]:
+    page, watch = _open(browser, app_url)
+    yield page, watch
+    page.context.close()
+
+
+def _screenshot(page: Page, request: pytest.FixtureRequest, suffix: str = "") -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{request.node.name}{suffix}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _submit(page: Page, question: str) -> int:
+    """Type ``question`` and press Enter; returns how many answers were shown before."""
+    before = page.locator("#qa-chat .qa-answer").count()
+    page.locator("#qa-question textarea").fill(question)
+    page.locator("#qa-question textarea").press("Enter")
+    return before
+
+
+def _wait_answer(page: Page, before: int) -> Locator:
+    page.wait_for_function(
+        f"document.querySelectorAll('#qa-chat .qa-answer').length > {before}",
+        timeout=ANSWER_TIMEOUT_MS)
+    return page.locator("#qa-chat .qa-answer").nth(before)  # .last would move on later
+
+
+def _ask(page: Page, question: str) -> Locator:
+    return _wait_answer(page, _submit(page, question))
+
+
+def _quote(answer: Locator) -> str:
+    """The quoted sentence of a found answer, without its ``[n]`` markers."""
+    quote = answer.locator("blockquote.qa-quote")
+    text = quote.inner_text()
+    for marker in quote.locator(".qa-cite").all_inner_texts():
+        text = text.replace(marker, "")
+    return " ".join(text.split())
+
+
+def _upload(page: Page, files: list[Path]) -> Locator:
+    """Add ``files`` on the Corpus tab; returns the ingest report once it is shown."""
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(f) for f in files])
+    for f in files:  # the file list shows each name's stem and suffix apart
+        page.locator("#qa-upload").get_by_text(f.stem).first.wait_for(timeout=30_000)
+    report = page.locator("#qa-report .qa-report")
+    previous = report.evaluate("el => el.outerHTML") if report.count() else ""
+    page.locator("#qa-add").click()
+    page.wait_for_function(
+        "previous => { const el = document.querySelector('#qa-report .qa-report');"
+        " return el !== null && el.outerHTML !== previous; }",
+        arg=previous, timeout=ANSWER_TIMEOUT_MS)
+    return report
+
+
+def _assert_clean(page: Page, watch: Watch) -> None:
+    assert watch.dialogs == [], f"a dialog opened: {watch.dialogs}"
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert page.locator('img[src="x"]').count() == 0
+    assert not page.evaluate(
+        "[...document.scripts].some(s => s.textContent.includes('pwned'))")
+    assert not [e for e in watch.errors if "pwned" in e or "alert" in e], watch.errors
+    assert watch.external == [], f"the page fetched from the internet: {watch.external}"
+
+
+# ----------------------------------------------------------------------------- pure helpers
+HOSTILE = '<script>window.pwned=1</script><img src=x onerror="alert(1)"> ${x} {{y}}'
+
+
+def test_rendering_escapes_hostile_text() -> None:
+    """Article text, titles, URLs and questions reach the HTML only as escaped text."""
+    text = f"Before. The quote {HOSTILE} here. After."
+    start = text.index("The quote")
+    end = text.index(" After.")
+    passage = Passage(chunk_id=7, article_id="a", title=f"Title {HOSTILE}",
+                      url="javascript:alert(1)", published=None, start=1000,
+                      end=1000 + len(text), text=text, rank=1, dense_score=0.5,
+                      lexical_score=None, score=0.4)
+    quote = text[start:end]
+    citation = Citation(number=1, article_id="a", title=passage.title, url=passage.url,
+                        start=1000 + start, end=1000 + end, quote=quote)
+    answer = Answer(question=HOSTILE, found=True, text=quote,
+                    highlight=Span(start=10, end=20), confidence=0.9,
+                    citations=[citation], passages=[passage])
+    for markup in (render_answer(answer), render_sources(answer), render_question(HOSTILE)):
+        assert "<script" not in markup and "<img" not in markup and "javascript:" not in markup
+        assert "${" not in markup and "{{" not in markup
+        assert "&lt;script&gt;" in markup
+    sources = render_sources(answer)
+    assert "<a " not in sources  # a javascript: URL is never a link
+    marked = re.search(r"<mark>(.*?)</mark>", sources)
+    assert marked is not None and html.unescape(marked.group(1)) == quote
+    assert safe_url("https://example.org/a?b=1") == "https://example.org/a?b=1"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//evil.example", "http://a b", None):
+        assert safe_url(bad) is None
+
+
+def test_upload_check_refuses_wrong_type_and_size(tmp_path: Path) -> None:
+    ok = tmp_path / "notes.md"
+    ok.write_text("# Notes\n\nFine.\n", encoding="utf-8")
+    assert check_upload(str(ok), DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES) is None
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ")
+    refused = check_upload(str(exe), DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES)
+    assert refused is not None and refused.path == "tool.exe" and ".exe" in refused.reason
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 101)
+    refused = check_upload(str(big), 100, SUPPORTED_SUFFIXES)
+    assert refused is not None and "over the limit" in refused.reason
+
+
+# ----------------------------------------------------------------------------- browser tests
+@pytest.mark.browser
+@pytest.mark.slow
+def test_answer_shows_quote_highlight_citation_and_sources(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, seed_path: Path) -> None:
+    page, watch = session
+    answer = _ask(page, "What did Iran badly need from Russia?")
+
+    assert "qa-found" in (answer.get_attribute("class") or "")
+    quote = _quote(answer)
+    assert "Iran badly needed the expertise" in quote
+    assert quote == SEED_QUOTE
+    assert quote in " ".join(seed_path.read_text(encoding="utf-8").split())
+    highlight = answer.locator("blockquote mark")
+    assert highlight.count() == 1
+    assert highlight.inner_text() in quote
+    assert answer.locator(".qa-cite").first.inner_text() == "[1]"
+    assert "%" in answer.locator(".qa-conf").inner_text()
+
+    sources = page.locator("#qa-sources-panel")
+    cited = sources.locator(".qa-source-cited").first
+    assert SEED_TITLE in cited.locator(".qa-title").inner_text()
+    link = cited.locator("a.qa-title")
+    assert (link.get_attribute("href") or "").startswith("https://")
+    assert link.get_attribute("target") == "_blank"
+    assert "noopener" in (link.get_attribute("rel") or "")
+    assert " ".join(cited.locator(".qa-passage mark").inner_text().split()) == SEED_QUOTE
+    assert sources.locator(".qa-source-other").count() >= 1
+
+    scores = cited.locator("details.qa-scores")
+    grid = scores.locator(".qa-score-grid")
+    assert not grid.is_visible()  # on demand only
+    scores.locator("summary").click()
+    assert scores.get_attribute("open") is not None
+    assert grid.is_visible()
+    for name in ("dense", "lexical", "fused"):
+        assert name in grid.inner_text().lower()
+    _screenshot(page, request)
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_off_topic_question_is_declined_visibly(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest) -> None:
+    page, watch = session
+    found = _ask(page, "What did Iran badly need from Russia?")
+    declined = _ask(page, "What is the boiling point of tungsten?")
+
+    assert "qa-declined" in (declined.get_attribute("class") or "")
+    assert DECLINE_TEXT in declined.inner_text()
+    assert declined.locator("blockquote, mark").count() == 0
+    # Declines look different from answers: another background, no quote bar.
+    assert "qa-found" in (found.get_attribute("class") or "")
+    background = "el => getComputedStyle(el).backgroundColor"
+    assert declined.evaluate(background) != found.evaluate(background)
+    assert "closest passages" in page.locator("#qa-sources-panel").inner_text().lower()
+
+    # A question the reader refuses (no words) is one sentence in the page, not a traceback.
+    failed = _ask(page, "???")
+    assert "qa-error" in (failed.get_attribute("class") or "")
+    assert "no words" in failed.inner_text() and "Traceback" not in failed.inner_text()
+    _screenshot(page, request)
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_uploaded_article_is_answerable_at_once(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    page, watch = session
+    zorblat = tmp_path / "zorblat-festival.md"
+    zorblat.write_text(ZORBLAT_MD, encoding="utf-8")
+    empty = tmp_path / "empty-notes.txt"
+    empty.write_text("  \n", encoding="utf-8")
+
+    report = _upload(page, [zorblat, empty])
+    text = report.inner_text()
+    assert "Added 1" in text and "rejected 1" in text
+    assert "zorblat-festival.md" in text
+    rejected = report.locator(".qa-rejected").inner_text()
+    assert "empty-notes.txt" in rejected and "empty" in rejected.split("empty-notes.txt", 1)[1]
+    assert "/tmp" not in text  # temporary upload paths are not shown
+    page.locator("#qa-articles").get_by_text("The Zorblat Festival").first.wait_for()
+    _screenshot(page, request, "-corpus")
+
+    page.get_by_role("tab", name="Chat").click()
+    answer = _ask(page, "Where is the Zorblat festival held?")
+    assert "qa-found" in (answer.get_attribute("class") or "")
+    assert _quote(answer) == "The Zorblat festival is held every year in the town of Quenby."
+    assert "The Zorblat Festival" in page.locator("#qa-sources-panel .qa-source-cited").inner_text()
+    _screenshot(page, request)
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_delete_removes_article_from_corpus(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    page, watch = session
+    doomed = tmp_path / "doomed.md"
+    doomed.write_text("# Doomed Article\n\nThe Plimmet bridge was painted green in 1911.\n",
+                      encoding="utf-8")
+    assert "Added 1" in _upload(page, [doomed]).inner_text()
+    table = page.locator("#qa-articles")
+    table.get_by_text("Doomed Article").first.click()  # selecting a row picks its id
+    page.wait_for_function(
+        "document.querySelector('#qa-delete-id input').value.includes('doomed-article')")
+    page.locator("#qa-delete").click()
+    page.locator("#qa-delete-note").get_by_text("Deleted doomed-article").wait_for()
+    table.get_by_text("Doomed Article").first.wait_for(state="detached")
+    assert SEED_TITLE in table.inner_text()
+    _screenshot(page, request)
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_markup_in_articles_and_questions_never_runs(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    page, watch = session
+    evil_md = tmp_path / "vexmoor.md"
+    evil_md.write_text(EVIL_MD, encoding="utf-8")
+    evil_html = tmp_path / "brindlecombe.html"
+    evil_html.write_text(EVIL_HTML, encoding="utf-8")
+    report = _upload(page, [evil_md, evil_html])
+    assert "Added 2" in report.inner_text()
+    table = page.locator("#qa-articles").inner_text()
+    assert "<img src=x onerror" in table  # titles are text in the table too
+    _assert_clean(page, watch)
+
+    page.get_by_role("tab", name="Chat").click()
+    answer = _ask(page, "What did the Vexmoor lighthouse keeper paint on the lighthouse wall?")
+    assert "<script>window.pwned=1;alert(1)</script>" in _quote(answer)
+    assert "${window.pwned=1}" in _quote(answer)
+    sources = page.locator("#qa-sources-panel").inner_text()
+    assert "<script>" in sources and '<img src=x onerror="window.pwned=1;alert(5)">' in sources
+
+    answer = _ask(page, "What does the Brindlecombe quarry gate display on its screen?")
+    assert '<img src=x onerror="window.pwned=1;alert(2)">' in _quote(answer)
+    assert "Brindlecombe <img src=x onerror=alert(6)> quarry" in answer.inner_text()
+
+    question = "What does the Vexmoor harbour sign show <img src=x onerror=alert(3)>?"
+    _ask(page, question)
+    user_messages = page.locator("#qa-chat .qa-q").all_inner_texts()
+    assert question in user_messages
+    _screenshot(page, request)
+    page.wait_for_timeout(500)  # give any injected handler time to fire
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_upload_type_and_size_limits(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    page, watch = session
+    page.get_by_role("tab", name="Corpus").click()
+    counts_before = page.locator("#qa-header .qa-stats").inner_text()
+    upload = page.locator("#qa-upload input[type=file]")
+
+    pdf = tmp_path / "slides.pdf"
+    pdf.write_bytes(b"%PDF-1.4 not an article")
+    upload.set_input_files(str(pdf))
+    page.get_by_text("Invalid file type").first.wait_for(timeout=30_000)
+
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as f:  # one byte over the limit
+        f.truncate(DEFAULT_MAX_BYTES + 1)
+    upload.set_input_files(str(huge))
+    page.get_by_text("maximum allowed size").first.wait_for(timeout=60_000)
+    _screenshot(page, request)
+
+    page.locator("#qa-add").click()  # nothing valid was uploaded: a warning, no ingest
+    page.get_by_text("Choose one or more files").first.wait_for(timeout=30_000)
+    assert page.locator("#qa-header .qa-stats").inner_text() == counts_before
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_two_sessions_keep_separate_conversations(
+        browser: Browser, app_url: str, request: pytest.FixtureRequest) -> None:
+    (a, watch_a), (b, watch_b) = _open(browser, app_url), _open(browser, app_url)
+    try:
+        # Both questions are in flight at once.
+        before_a = _submit(a, "Where did Nikola Tesla die?")
+        before_b = _submit(b, "What did Iran badly need from Russia?")
+        _wait_answer(a, before_a)
+        assert _quote(_wait_answer(b, before_b)) == SEED_QUOTE
+        assert "Nikola Tesla" in a.locator("#qa-sources-panel").inner_text()
+        cited_a = a.locator("#qa-sources-panel .qa-source-cited").all_inner_texts()
+        assert SEED_TITLE not in " ".join(cited_a)
+        assert SEED_TITLE in b.locator("#qa-sources-panel .qa-source-cited").inner_text()
+
+        # The same follow-up is read against each session's own history.
+        follow_a = _ask(a, "When was he born?")
+        follow_b = _ask(b, "When was he born?")
+        asked_a = a.locator("#qa-chat .qa-q").all_inner_texts()
+        asked_b = b.locator("#qa-chat .qa-q").all_inner_texts()
+        assert asked_a == ["Where did Nikola Tesla die?", "When was he born?"]
+        assert asked_b == ["What did Iran badly need from Russia?", "When was he born?"]
+        resolved_a = follow_a.locator(".qa-resolved")
+        resolved_b = follow_b.locator(".qa-resolved")
+        if resolved_a.count() and resolved_b.count():
+            assert "Tesla" in resolved_a.inner_text()
+            assert "Tesla" not in resolved_b.inner_text()
+
+        # A new conversation in one session leaves the other alone.
+        a.locator("#qa-clear").click()
+        a.wait_for_function("document.querySelectorAll('#qa-chat .qa-answer').length === 0")
+        assert b.locator("#qa-chat .qa-answer").count() == 2
+        _screenshot(a, request, "-a")
+        _screenshot(b, request, "-b")
+        _assert_clean(a, watch_a)
+        _assert_clean(b, watch_b)
+    finally:
+        a.context.close()
+        b.context.close()
+
+
+def _big_article(sentences: int) -> str:
+    """A long article of distinct sentences: embedding it keeps an upload busy for seconds."""
+    colours = ("amber", "cobalt", "crimson", "ivory", "jade", "ochre", "scarlet", "umber")
+    things = ("kite", "lantern", "ledger", "mill", "orchard", "quarry", "ferry", "tower")
+    lines = [f"Record {i}: the {colours[i % 8]} {things[(i // 8) % 8]} of Hallowmere ward "
+             f"{i // 64} was inspected in {1800 + i} by surveyor number {i * 7 % 997}."
+             for i in range(sentences)]
+    paragraphs = ["\n".join(lines[i:i + 6]) for i in range(0, len(lines), 6)]
+    return "# Hallowmere survey records\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_questions_are_answered_while_an_upload_is_indexing(
+        browser: Browser, app_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    big = tmp_path / "hallowmere-survey.md"
+    big.write_text(_big_article(400), encoding="utf-8")
+    (uploader, watch_u), (asker, watch_a) = _open(browser, app_url), _open(browser, app_url)
+    try:
+        uploader.get_by_role("tab", name="Corpus").click()
+        uploader.locator("#qa-upload input[type=file]").set_input_files(str(big))
+        uploader.locator("#qa-upload").get_by_text(big.stem).first.wait_for(timeout=30_000)
+        uploader.locator("#qa-add").click()
+        uploader.wait_for_timeout(1000)  # the ingest is under way
+        assert uploader.locator("#qa-report .qa-report").count() == 0
+
+        started = time.perf_counter()
+        answer = _ask(asker, "What did Iran badly need from Russia?")
+        waited = time.perf_counter() - started
+        assert _quote(answer) == SEED_QUOTE
+        still_indexing = uploader.locator("#qa-report .qa-report").count() == 0
+        _screenshot(uploader, request, "-uploader")
+
+        report = uploader.locator("#qa-report .qa-report")
+        report.wait_for(timeout=120_000)
+        assert "Added 1" in report.inner_text()
+        print(f"\nanswered in {waited * 1000:.0f} ms while an upload was indexing")
+        assert still_indexing, "the upload finished before the question was answered"
+        _assert_clean(uploader, watch_u)
+        _assert_clean(asker, watch_a)
+    finally:
+        uploader.context.close()
+        asker.context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_question_to_answer_latency(session: tuple[Page, Watch]) -> None:
+    """Measure (not assert) the time from pressing Enter to the rendered answer."""
+    page, watch = session
+    samples_ms: list[float] = []
+    for question in LATENCY_QUESTIONS:
+        page.locator("#qa-clear").click()  # no history: each question stands alone
+        page.wait_for_function("document.querySelectorAll('#qa-chat .qa-answer').length === 0")
+        page.locator("#qa-question textarea").fill(question)
+        started = time.perf_counter()
+        page.locator("#qa-question textarea").press("Enter")
+        _wait_answer(page, 0)
+        samples_ms.append((time.perf_counter() - started) * 1000)
+    median = statistics.median(samples_ms)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "app-latency.json").write_text(json.dumps({
+        "measured": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "what": "Enter pressed in the question box -> answer rendered in the chat (headless "
+                "Chromium, app.py over the seed + 2 SQuAD articles index)",
+        "median_ms": round(median, 1),
+        "samples_ms": [round(s, 1) for s in samples_ms],
+        "questions": list(LATENCY_QUESTIONS),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+    }, indent=2) + "\n", encoding="utf-8")
+    print(f"\nquestion -> rendered answer: median {median:.0f} ms over {len(samples_ms)} "
+          f"(min {min(samples_ms):.0f}, max {max(samples_ms):.0f})")
+    _assert_clean(page, watch)

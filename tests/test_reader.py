@@ -1,0 +1,100 @@
+"""Reader and answer(): grounded quotes, highlight, abstention, follow-ups, JSON round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa import QA, Answer, QueryError, Turn
+from qa.evaluation import load_questions
+from qa.reader import key_span, question_type, resolve_followup
+
+SEED_SENTENCE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
+
+
+@pytest.fixture(scope="module")
+def qa(built_index: Path, embedder: object) -> QA:
+    return QA(built_index, sample=False)
+
+
+def _assert_grounded(qa: QA, answer: Answer) -> None:
+    for c in answer.citations:
+        article = qa.store.article(c.article_id)
+        assert article is not None
+        assert article.text[c.start : c.end] == c.quote
+    if answer.found:
+        assert answer.citations and answer.text == answer.citations[0].quote
+        if answer.highlight:
+            assert 0 <= answer.highlight.start < answer.highlight.end <= len(answer.text)
+
+
+def test_key_span_unit() -> None:
+    span = key_span("What did Iran badly need from Russia?", SEED_SENTENCE)
+    assert span is not None and SEED_SENTENCE[span[0] : span[1]] == "the expertise"
+    assert key_span("Why did Russia need Iran?", SEED_SENTENCE) is None
+    assert question_type("In what year did it happen?") == "date"
+    assert question_type("How many people died?") == "number"
+    assert question_type("Who built it?") == "person"
+
+
+@pytest.mark.slow
+def test_seed_question_quotes_the_sentence_and_highlights_expertise(qa: QA) -> None:
+    a = qa.answer("What did Iran badly need from Russia?")
+    assert a.found
+    assert SEED_SENTENCE in a.text
+    assert a.highlight is not None and a.text[a.highlight.start : a.highlight.end] == "the expertise"
+    assert a.citations[0].title == "Putin and the Ayatollah: A Bromance to Watch"
+    _assert_grounded(qa, a)
+
+
+@pytest.mark.slow
+def test_off_topic_question_is_declined(qa: QA) -> None:
+    a = qa.answer("What is the boiling point of tungsten in kelvin?")
+    assert not a.found
+    assert "don't say" in a.text
+    assert a.passages and not a.citations
+    assert "Nearest passages" in a.to_markdown()
+
+
+@pytest.mark.slow
+def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> None:
+    questions = load_questions(small_squad)[::8]
+    found = 0
+    for q in questions:
+        a = qa.answer(q.text)
+        _assert_grounded(qa, a)
+        found += a.found
+    assert found >= len(questions) * 0.8
+
+
+@pytest.mark.slow
+def test_answer_json_round_trip_and_markdown(qa: QA) -> None:
+    a = qa.answer("Which team won Super Bowl 50?")
+    again = Answer.model_validate_json(a.model_dump_json())
+    assert again == a
+    if a.found:
+        assert "[1]" in a.to_markdown() and "**" in a.to_markdown()
+
+
+def test_followup_resolution_carries_topic() -> None:
+    resolved = resolve_followup("and Iran?", [Turn(question="What did Russia badly need?")])
+    assert resolved.startswith("and Iran?") and "Russia" in resolved and "need" in resolved
+    long_question = "Where did Nikola Tesla spend the last years of his life in New York?"
+    assert resolve_followup(long_question, ["Who was Tesla?"]) == long_question
+    assert resolve_followup("Who built it?", []) == "Who built it?"
+
+
+@pytest.mark.slow
+def test_followup_answer_uses_history(qa: QA) -> None:
+    first = qa.answer("What did Russia badly need from Iran?")
+    follow = qa.answer("and what did Iran need?", history=[Turn(question=first.question, answer=first.text)])
+    assert follow.resolved_question is not None and "Russia" in follow.resolved_question
+    assert follow.found and "expertise" in follow.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["", "   ", "?!", "x" * 5000])
+def test_bad_questions_get_clear_errors(qa: QA, question: str) -> None:
+    with pytest.raises(QueryError):
+        qa.answer(question)

@@ -1,0 +1,65 @@
+"""Retriever: modes, citable spans, filters and hostile query text against FTS5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.embedding import Embedder
+from qa.retrieval import Filters, Retriever, fts_query
+from qa.store import Store
+
+pytestmark = pytest.mark.slow
+HOSTILE = ['"', 'NEAR(a b)', "tesla*", "title:tesla", "a AND OR NOT b", "^start", "-x", "{x y}: z",
+           "'; DROP TABLE chunks; --", "(((", "\"unbalanced", "*", ":", "NEAR"]
+
+
+@pytest.fixture(scope="module")
+def retriever(built_index: Path, embedder: Embedder) -> Retriever:
+    return Retriever(Store.open(built_index), embedder)
+
+
+def test_fts_query_quotes_every_term() -> None:
+    assert fts_query('Who built "Bushehr"?') == '"built" OR "bushehr"'
+    assert fts_query("the of") == '"the" OR "of"'  # only stopwords: keep them
+    assert fts_query("***") == ""
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_query_text_never_breaks_match(retriever: Retriever, text: str) -> None:
+    for mode in ("lexical", "fused"):
+        retriever.search(text, k=3, mode=mode)  # must not raise
+
+
+@pytest.mark.parametrize("mode", ["fused", "dense", "lexical"])
+def test_passages_are_citable(retriever: Retriever, mode: str) -> None:
+    passages = retriever.search("Where did Nikola Tesla die?", k=5, mode=mode)  # type: ignore[arg-type]
+    assert [p.rank for p in passages] == list(range(1, len(passages) + 1))
+    for p in passages:
+        article = retriever.store.article(p.article_id)
+        assert article is not None and article.text[p.start : p.end] == p.text
+    scores = [p.score for p in passages]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_fused_finds_the_seed_passage(retriever: Retriever) -> None:
+    top = retriever.search("Who agreed to build Iran's nuclear reactor at Bushehr?", k=1)[0]
+    assert top.title.startswith("Putin and the Ayatollah")
+    assert "Bushehr" in top.text
+    assert top.dense_score is not None and top.lexical_score is not None
+
+
+def test_filters_restrict_articles(retriever: Retriever) -> None:
+    only_tesla = retriever.search("Super Bowl champions", k=5, filters=Filters(title_contains="tesla"))
+    assert only_tesla and all(p.title == "Nikola Tesla" for p in only_tesla)
+    dated = retriever.search("reactor", k=5, filters=Filters(published_from="2016-01-01"))  # type: ignore[arg-type]
+    assert dated and all(p.published is not None and p.published.year == 2016 for p in dated)
+    none = retriever.search("reactor", k=5, filters=Filters(article_ids=[]))
+    assert none == []
+
+
+def test_k_larger_than_index_and_bad_k(retriever: Retriever) -> None:
+    assert len(retriever.search("Tesla", k=100, mode="dense")) <= 100
+    with pytest.raises(ValueError):
+        retriever.search("Tesla", k=0)

@@ -1,0 +1,465 @@
+"""Index store: SQLite and FAISS stay in step through build, reopen, re-ingest, update, delete."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.chunking import chunk_article, split_sentences
+from qa.embedding import Embedder
+from qa.errors import IndexCorruptError, IndexError_, IndexMismatchError, QAError
+from qa.indexing import ingest_paths
+from qa.ingest import read_file
+from qa.models import IndexSettings
+from qa.store import DATABASE, MANIFEST, Prepared, Store
+
+QUERIES = ["Who built Bushehr?", "Who won Super Bowl 50?", "What did Nikola Tesla invent?",
+           "Where did Russian bombers fly from?"]
+TINY_MD = ("# A Tiny Article About Lighthouses\n\nBy Test Writer\n\nMay 1, 2020\n\n"
+           "Lighthouses guide ships along dangerous coasts. The oldest stood in Alexandria.\n\n"
+           "Modern lighthouses use automated LED lamps and need no keeper.\n")
+
+
+# ------------------------------------------------------------------------------ helpers
+def _sql(directory: Path, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Read the index database directly, bypassing the Store."""
+    conn = sqlite3.connect(directory / DATABASE)
+    try:
+        return conn.execute(query, params).fetchall()
+    finally:
+        conn.close()
+
+
+def _sql_ids(directory: Path, query: str, params: tuple[object, ...] = ()) -> set[int]:
+    return {int(r[0]) for r in _sql(directory, query, params)}  # type: ignore[call-overload]
+
+
+def _faiss_files(directory: Path, kind: str) -> list[Path]:
+    return sorted(directory.glob(f"{kind}-*.faiss"))
+
+
+def _faiss_ids(directory: Path, kind: str) -> set[int]:
+    """Ids in the one FAISS file of ``kind`` on disk, read with faiss itself."""
+    import faiss
+
+    [file] = _faiss_files(directory, kind)
+    index = faiss.read_index(str(file))
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    assert len(ids) == index.ntotal == len(set(ids.tolist()))
+    return set(ids.tolist())
+
+
+def _assert_consistent(store: Store) -> None:
+    """SQLite, FTS and FAISS agree, judged by ``check()`` and by reading the files directly."""
+    assert store.check() == []
+    d = store.directory
+    stats = store.stats()
+    assert stats.chunk_vectors == stats.chunks
+    assert stats.sentence_vectors == stats.sentences
+    generation = store.generation()
+    for kind in ("chunks", "sentences"):
+        assert [f.name for f in _faiss_files(d, kind)] == [f"{kind}-{generation}.faiss"]
+        ids = _sql_ids(d, f"SELECT id FROM {kind}")
+        assert _faiss_ids(d, kind) == ids
+        assert _sql_ids(d, f"SELECT rowid FROM {kind[:-1]}_fts") == ids
+    assert not list(d.glob("*.tmp"))
+    assert len(_sql_ids(d, "SELECT id FROM chunks")) == stats.chunks
+
+
+def _chunk_ids(directory: Path, article_id: str | None = None) -> dict[tuple[str, int], int]:
+    rows = _sql(directory, "SELECT article_id, ordinal, id FROM chunks")
+    return {(str(a), int(o)): int(i) for a, o, i in rows  # type: ignore[call-overload]
+            if article_id is None or a == article_id}
+
+
+def _seed_id(seed_path: Path) -> str:
+    return read_file(seed_path)[0].id
+
+
+@pytest.fixture
+def replace_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+    """Record every ``os.replace`` (the real one still runs)."""
+    calls: list[tuple[str, str]] = []
+    real: Callable[..., None] = os.replace
+
+    def spy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        calls.append((os.fspath(src), os.fspath(dst)))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    yield calls
+
+
+# ------------------------------------------------------------------------------ the built index
+@pytest.mark.slow
+def test_built_index_is_consistent(built_index: Path, seed_path: Path) -> None:
+    store = Store.open(built_index)
+    _assert_consistent(store)
+    stats = store.stats()
+    assert stats.articles == 3
+    assert stats.settings == IndexSettings()
+    titles = {a.title for a in store.articles()}
+    assert titles == {"Putin and the Ayatollah: A Bromance to Watch", "Super Bowl 50",
+                      "Nikola Tesla"}
+    # Every stored chunk still reproduces its article text at its offsets.
+    for article in store.articles():
+        text = store.article_text(article.id)
+        for start, end, chunk_text in _sql(
+                built_index, 'SELECT start, "end", text FROM chunks WHERE article_id = ?',
+                (article.id,)):
+            assert text[start:end] == chunk_text  # type: ignore[misc]
+
+
+@pytest.mark.slow
+def test_reopen_returns_the_same_dense_results(index_copy: Path, embedder: Embedder) -> None:
+    queries = embedder.encode_queries(QUERIES)
+    first = Store.open(index_copy)
+    scores1, ids1 = first.dense_chunks(queries, 10)
+    s_scores1, s_ids1 = first.dense_sentences(queries, 10)
+    del first
+    again = Store.open(index_copy, IndexSettings())
+    scores2, ids2 = again.dense_chunks(queries, 10)
+    s_scores2, s_ids2 = again.dense_sentences(queries, 10)
+    assert ids1.shape == (len(QUERIES), 10)
+    np.testing.assert_array_equal(ids1, ids2)
+    np.testing.assert_array_equal(scores1, scores2)
+    np.testing.assert_array_equal(s_ids1, s_ids2)
+    np.testing.assert_array_equal(s_scores1, s_scores2)
+    # Among the nearest chunks to "Who built Bushehr?" is the seed article's chunk about it.
+    rows = again.chunks([int(i) for i in ids2[0]])
+    assert any(r.title.startswith("Putin and the Ayatollah") and "Bushehr" in r.text
+               for r in rows.values())
+
+
+@pytest.mark.slow
+def test_dense_search_matches_brute_force(index_copy: Path, embedder: Embedder) -> None:
+    store = Store.open(index_copy)
+    queries = embedder.encode_queries(QUERIES)
+    all_ids = sorted(_sql_ids(index_copy, "SELECT id FROM chunks"))
+    vectors = store.chunk_vectors(all_ids)  # (n, 384)
+    exact = queries @ vectors.T  # (n_q, n)
+    for k in (1, 7, len(all_ids), len(all_ids) + 5):
+        scores, ids = store.dense_chunks(queries, k)
+        assert ids.shape == (len(QUERIES), min(k, len(all_ids)))
+        for q in range(len(QUERIES)):
+            order = np.argsort(-exact[q], kind="stable")[: ids.shape[1]]
+            np.testing.assert_allclose(scores[q], exact[q][order], rtol=1e-5, atol=1e-5)
+            assert set(ids[q].tolist()) <= set(all_ids)
+    allowed = all_ids[::3]
+    scores, ids = store.dense_chunks(queries, 5, allowed=allowed)
+    assert set(ids.ravel().tolist()) <= set(allowed)
+
+
+@pytest.mark.slow
+def test_stored_vectors_belong_to_their_rows(index_copy: Path, embedder: Embedder) -> None:
+    """The vector under each id is the embedding of that id's text (ids are not shuffled)."""
+    store = Store.open(index_copy)
+    chunk_rows = _sql(index_copy, "SELECT id, text FROM chunks ORDER BY id")[::17]
+    ids = [int(r[0]) for r in chunk_rows]  # type: ignore[call-overload]
+    fresh = embedder.encode_documents([str(r[1]) for r in chunk_rows])
+    cosines = np.sum(fresh * store.chunk_vectors(ids), axis=1)
+    assert np.all(cosines > 0.999), cosines
+    sentence_rows = _sql(
+        index_copy, 'SELECT s.id, substr(a.text, s.start + 1, s."end" - s.start) FROM sentences s '
+        "JOIN articles a ON a.id = s.article_id ORDER BY s.id")[::61]
+    ids = [int(r[0]) for r in sentence_rows]  # type: ignore[call-overload]
+    fresh = embedder.encode_documents([str(r[1]) for r in sentence_rows])
+    cosines = np.sum(fresh * store.sentence_vectors(ids), axis=1)
+    assert np.all(cosines > 0.999), cosines
+
+
+# ------------------------------------------------------------------------------ re-ingest and update
+@pytest.mark.slow
+def test_reingest_of_the_same_files_changes_nothing(
+    index_copy: Path, embedder: Embedder, seed_path: Path, small_squad: Path
+) -> None:
+    store = Store.open(index_copy)
+    generation = store.generation()
+    before = _chunk_ids(index_copy)
+    files = sorted(p.name for p in index_copy.glob("*.faiss"))
+    report = ingest_paths(store, [seed_path, small_squad], embedder)
+    assert report.added == [] and report.updated == [] and report.rejected == []
+    assert len(report.unchanged) == 3
+    assert report.chunks_written == 0
+    assert store.generation() == generation
+    assert _chunk_ids(index_copy) == before
+    assert sorted(p.name for p in index_copy.glob("*.faiss")) == files
+    _assert_consistent(store)
+
+
+@pytest.mark.slow
+def test_changed_article_replaces_its_chunks_and_vectors(
+    index_copy: Path, embedder: Embedder, seed_path: Path, tmp_path: Path
+) -> None:
+    store = Store.open(index_copy)
+    seed_id = _seed_id(seed_path)
+    old_seed = set(_chunk_ids(index_copy, seed_id).values())
+    old_sentences = _sql_ids(index_copy, "SELECT id FROM sentences WHERE article_id = ?",
+                             (seed_id,))
+    others = {k: v for k, v in _chunk_ids(index_copy).items() if k[0] != seed_id}
+    generation = store.generation()
+
+    edited = tmp_path / "edited" / seed_path.name
+    edited.parent.mkdir()
+    addition = ("A new closing paragraph mentions the Caspian Sea flotilla and its cruise "
+                "missiles fired at Syria.")
+    edited.write_text(seed_path.read_text(encoding="utf-8").replace(
+        "Original url:", f"{addition}\n\nOriginal url:"), encoding="utf-8")
+
+    report = ingest_paths(store, [edited], embedder)
+    assert report.added == [] and report.rejected == []
+    assert report.updated == [str(edited)]
+    assert store.generation() == generation + 1
+
+    new_seed = set(_chunk_ids(index_copy, seed_id).values())
+    assert new_seed and not (new_seed & old_seed)
+    assert report.chunks_written == len(new_seed)
+    chunk_faiss = _faiss_ids(index_copy, "chunks")
+    sentence_faiss = _faiss_ids(index_copy, "sentences")
+    assert not (old_seed & chunk_faiss) and new_seed <= chunk_faiss
+    assert not (old_sentences & sentence_faiss)
+    assert not (old_seed & _sql_ids(index_copy, "SELECT rowid FROM chunk_fts"))
+    assert {k: v for k, v in _chunk_ids(index_copy).items() if k[0] != seed_id} == others
+    article = store.article(seed_id)
+    assert article is not None and addition in article.text
+    _assert_consistent(store)
+
+    # The new text is searchable, densely and lexically.
+    query = embedder.encode_queries(["Caspian Sea flotilla cruise missiles"])
+    _, ids = store.dense_chunks(query, 1)
+    assert "Caspian" in store.chunks([int(ids[0, 0])])[int(ids[0, 0])].text
+    assert store.lexical_chunks("caspian", 5)
+
+
+# ------------------------------------------------------------------------------ delete
+@pytest.mark.slow
+def test_delete_removes_the_article_everywhere(index_copy: Path, seed_path: Path) -> None:
+    store = Store.open(index_copy)
+    seed_id = _seed_id(seed_path)
+    chunk_ids = set(_chunk_ids(index_copy, seed_id).values())
+    sentence_ids = _sql_ids(index_copy, "SELECT id FROM sentences WHERE article_id = ?",
+                            (seed_id,))
+    assert chunk_ids and sentence_ids
+    assert store.lexical_chunks("bushehr", 5)
+    stats = store.stats()
+
+    assert store.delete(seed_id) is True
+
+    assert store.article(seed_id) is None
+    assert _sql(index_copy, "SELECT 1 FROM articles WHERE id = ?", (seed_id,)) == []
+    assert _sql(index_copy, "SELECT 1 FROM chunks WHERE article_id = ?", (seed_id,)) == []
+    assert _sql(index_copy, "SELECT 1 FROM sentences WHERE article_id = ?", (seed_id,)) == []
+    assert not (chunk_ids & _sql_ids(index_copy, "SELECT rowid FROM chunk_fts"))
+    assert not (sentence_ids & _sql_ids(index_copy, "SELECT rowid FROM sentence_fts"))
+    assert not (chunk_ids & _faiss_ids(index_copy, "chunks"))
+    assert not (sentence_ids & _faiss_ids(index_copy, "sentences"))
+    assert store.lexical_chunks("bushehr", 5) == []
+    after = store.stats()
+    assert after.articles == stats.articles - 1
+    assert after.chunks == stats.chunks - len(chunk_ids)
+    assert after.sentences == stats.sentences - len(sentence_ids)
+    assert store.check() == []
+    _assert_consistent(store)
+
+    assert store.delete(seed_id) is False
+    _assert_consistent(Store.open(index_copy))
+
+
+@pytest.mark.slow
+def test_a_second_store_sees_writes_of_the_first(
+    index_copy: Path, seed_path: Path, embedder: Embedder
+) -> None:
+    reader = Store.open(index_copy)
+    writer = Store.open(index_copy)
+    query = embedder.encode_queries(["Who built Bushehr?"])
+    _, before = reader.dense_chunks(query, 5)
+    seed_chunks = set(_chunk_ids(index_copy, _seed_id(seed_path)).values())
+    assert set(before.ravel().tolist()) & seed_chunks
+    writer.delete(_seed_id(seed_path))
+    _, after = reader.dense_chunks(query, 5)
+    assert not (set(after.ravel().tolist()) & seed_chunks)
+    assert reader.stats() == writer.stats()
+
+
+# ------------------------------------------------------------------------------ opening
+def test_manifest_mismatch_says_how_to_rebuild(tmp_path: Path) -> None:
+    Store.open(tmp_path / "idx", create=True)
+    with pytest.raises(IndexMismatchError) as info:
+        Store.open(tmp_path / "idx", IndexSettings(chunk_tokens=100))
+    message = str(info.value)
+    assert "--rebuild" in message and "chunk_tokens" in message and "100" in message
+    assert "\n" not in message
+    assert isinstance(info.value, QAError)
+    # Opening with the recorded settings, or none, works.
+    assert Store.open(tmp_path / "idx", IndexSettings()).settings == IndexSettings()
+    assert Store.open(tmp_path / "idx").settings == IndexSettings()
+
+
+@pytest.mark.slow
+def test_manifest_mismatch_on_a_built_index(index_copy: Path) -> None:
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        Store.open(index_copy, IndexSettings(chunk_tokens=100))
+    with pytest.raises(IndexMismatchError, match="overlap_sentences"):
+        Store.open(index_copy, IndexSettings(overlap_sentences=2))
+
+
+def test_created_index_records_its_settings(tmp_path: Path) -> None:
+    settings = IndexSettings(chunk_tokens=120, overlap_sentences=0)
+    Store.open(tmp_path / "idx", settings, create=True)
+    recorded = IndexSettings.model_validate_json((tmp_path / "idx" / MANIFEST).read_bytes())
+    assert recorded == settings
+    assert Store.open(tmp_path / "idx").settings == settings
+    with pytest.raises(IndexMismatchError):
+        Store.open(tmp_path / "idx", IndexSettings())
+
+
+@pytest.mark.parametrize("make", ["missing", "empty-dir", "stray-files"])
+def test_opening_a_directory_without_an_index(tmp_path: Path, make: str) -> None:
+    directory = tmp_path / "nothing"
+    if make != "missing":
+        directory.mkdir()
+    if make == "stray-files":
+        (directory / "notes.txt").write_text("not an index", encoding="utf-8")
+    with pytest.raises(QAError) as info:
+        Store.open(directory)
+    assert isinstance(info.value, IndexError_)
+    assert str(directory) in str(info.value) and "qa ingest" in str(info.value)
+    assert not (directory / MANIFEST).exists()
+
+
+def test_damaged_manifest_is_a_mismatch(tmp_path: Path) -> None:
+    Store.open(tmp_path / "idx", create=True)
+    (tmp_path / "idx" / MANIFEST).write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        Store.open(tmp_path / "idx")
+
+
+def test_missing_vector_file_is_reported_as_corrupt(tmp_path: Path) -> None:
+    Store.open(tmp_path / "idx", create=True)
+    for file in (tmp_path / "idx").glob("chunks-*.faiss"):
+        file.unlink()
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        Store.open(tmp_path / "idx")
+
+
+def test_empty_index_is_consistent_and_searchable(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    _assert_consistent(store)
+    assert store.stats().chunks == 0
+    scores, ids = store.dense_chunks(np.ones((2, 384), dtype=np.float32), 5)
+    assert scores.shape == ids.shape == (2, 0)
+    assert store.lexical_chunks("anything", 5) == []
+
+
+# ------------------------------------------------------------------------------ batches and files
+@pytest.mark.slow
+def test_a_bad_file_in_a_batch_loses_nothing(
+    index_copy: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    store = Store.open(index_copy)
+    before_articles = {a.id for a in store.articles()}
+    before_chunks = _chunk_ids(index_copy)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "empty.md").write_bytes(b"")
+    (batch / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (batch / "broken.json").write_text('{"data": [', encoding="utf-8")
+    (batch / "tiny.md").write_text(TINY_MD, encoding="utf-8")
+
+    report = ingest_paths(store, [batch, tmp_path / "missing.md"], embedder)
+
+    assert report.added == [str(batch / "tiny.md")]
+    assert sorted(Path(r.path).name for r in report.rejected) == [
+        "binary.txt", "broken.json", "empty.md", "missing.md"]
+    assert all(r.reason and "\n" not in r.reason for r in report.rejected)
+    after_articles = {a.id for a in store.articles()}
+    assert before_articles < after_articles and len(after_articles) == len(before_articles) + 1
+    after_chunks = _chunk_ids(index_copy)
+    assert {k: after_chunks[k] for k in before_chunks} == before_chunks
+    _assert_consistent(store)
+
+
+@pytest.mark.slow
+def test_faiss_files_are_written_by_temp_and_rename(
+    tmp_path: Path, embedder: Embedder, replace_calls: list[tuple[str, str]]
+) -> None:
+    directory = tmp_path / "idx"
+    store = Store.open(directory, create=True)
+    source = tmp_path / "docs" / "tiny.md"
+    source.parent.mkdir()
+
+    def assert_written_by_rename(generation: int) -> None:
+        assert store.generation() == generation
+        for kind in ("chunks", "sentences"):
+            target = str(directory / f"{kind}-{generation}.faiss")
+            assert (target + ".tmp", target) in replace_calls
+            assert not Path(target + ".tmp").exists()
+        assert not list(directory.glob("*.tmp"))
+        _assert_consistent(store)
+        replace_calls.clear()
+
+    assert (str(directory / MANIFEST) + ".tmp", str(directory / MANIFEST)) in replace_calls
+    assert_written_by_rename(0)
+
+    source.write_text(TINY_MD, encoding="utf-8")
+    assert ingest_paths(store, [source], embedder).added == [str(source)]
+    assert_written_by_rename(1)
+
+    source.write_text(TINY_MD.replace("LED lamps", "solar-powered LED lamps"), encoding="utf-8")
+    assert ingest_paths(store, [source], embedder).updated == [str(source)]
+    assert_written_by_rename(2)
+
+    article_id = read_file(source)[0].id
+    assert store.delete(article_id)
+    assert_written_by_rename(3)
+    assert store.stats().articles == 0
+
+
+def _prepared(path: Path, text: str, dimension: int, store: Store) -> Prepared:
+    """A real article read from ``path`` with real chunks, but synthetic unit vectors."""
+    path.write_text(text, encoding="utf-8")
+    [article] = read_file(path)
+    sentences = split_sentences(article.text)
+    chunks = chunk_article(article, sentences, store.settings)
+    rng = np.random.default_rng(0)
+
+    def unit(n: int) -> np.ndarray:
+        v = rng.normal(size=(n, dimension)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    return Prepared(article, chunks, sentences, unit(len(chunks)), unit(len(sentences)))
+
+
+def test_a_failed_write_leaves_the_index_as_it_was(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    good = _prepared(tmp_path / "good.txt", "A first article. It has two sentences.", 384, store)
+    store.write([good])
+    _assert_consistent(store)
+    generation = store.generation()
+    before = _chunk_ids(store.directory)
+
+    bad = _prepared(tmp_path / "bad.txt", "A second article with vectors of the wrong size.",
+                    16, store)
+    with pytest.raises((AssertionError, ValueError)):  # faiss checks the dimension by assert
+        store.write([bad], deletes=[good.article.id])
+    assert store.generation() == generation
+    assert _chunk_ids(store.directory) == before
+    assert store.article(good.article.id) is not None and store.article(bad.article.id) is None
+    _assert_consistent(store)
+    _assert_consistent(Store.open(store.directory))
+
+
+def test_copied_index_opens_elsewhere(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    store.write([_prepared(tmp_path / "p.txt", "Portable text. It moves with its directory.",
+                           384, store)])
+    shutil.copytree(tmp_path / "idx", tmp_path / "moved")
+    moved = Store.open(tmp_path / "moved")
+    assert moved.stats().chunks == store.stats().chunks == 1
+    _assert_consistent(moved)
