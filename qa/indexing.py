@@ -9,6 +9,8 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
+
 from qa.chunking import chunk_article, split_sentences
 from qa.embedding import Embedder
 from qa.ingest import DEFAULT_MAX_BYTES, iter_paths, read_articles
@@ -18,6 +20,7 @@ from qa.store import Prepared, Store
 # Articles are committed in batches of about this many vectors: a crash loses at most one batch
 # of work, and each commit rewrites the FAISS files once.
 _BATCH_VECTORS = 2048
+_EMBED_SLICE = 64
 
 
 def _batch_vectors() -> int:
@@ -86,13 +89,17 @@ def ingest_articles(
     batch: list[Prepared] = []
     size = 0
     for article, chunks, sentences in todo:
-        text = article.text
-        chunk_vectors = embedder.encode_documents([c.text for c in chunks])
-        sentence_vectors = embedder.encode_documents([text[s.start : s.end] for s in sentences])
-        batch.append(Prepared(article, chunks, sentences, chunk_vectors, sentence_vectors))
-        size += len(chunks) + len(sentences)
-        done += len(chunks) + len(sentences)
-        report_progress(done)
+        texts = [c.text for c in chunks] + [article.text[s.start : s.end] for s in sentences]
+        parts = []
+        # Embedding in slices releases the model between them, so questions asked during a
+        # long ingest wait for one slice, not for the whole article; progress moves per slice.
+        for first in range(0, len(texts), _EMBED_SLICE):
+            parts.append(embedder.encode_documents(texts[first : first + _EMBED_SLICE]))
+            done += min(_EMBED_SLICE, len(texts) - first)
+            report_progress(done)
+        vectors = np.concatenate(parts)
+        batch.append(Prepared(article, chunks, sentences, vectors[: len(chunks)], vectors[len(chunks) :]))
+        size += len(texts)
         if size >= batch_vectors:
             written += len(store.write(batch))
             batch, size = [], 0

@@ -45,9 +45,9 @@ class ReaderSettings(BaseModel):
 
     k: int = Field(default=5, ge=1, le=50, description="passages read per question")
     # Weights of the sentence features (see ``FEATURES``), fitted by eval/tune_reader.py.
-    weights: tuple[float, ...] = (4.871, 2.511, 2.114, 1.642, 2.673, 0.496, 1.873, 0.244)
+    weights: tuple[float, ...] = (4.907, 1.586, 1.752, 1.566, 1.011, 0.34, 1.594, -0.084, 2.066, 2.868)
     # Logistic calibration of the confidence over ``CONFIDENCE_FEATURES`` plus an offset.
-    calibration: tuple[float, ...] = (5.551, 5.355, 3.457, 0.164, -10.684)
+    calibration: tuple[float, ...] = (3.971, 5.655, 2.385, 0.331, -11.33)
     # Chosen on the dev split: 94% of in-corpus questions answered, 95% of others declined.
     threshold: float = Field(default=0.2, ge=0.0, le=1.0)
     # A neighbouring sentence of the same paragraph scoring within this margin of the best is
@@ -57,7 +57,7 @@ class ReaderSettings(BaseModel):
 
 
 FEATURES = ("cosine", "bm25_relative", "passage_relative", "type_match", "coverage",
-            "neighbour_cosine", "passage_rank", "bm25_absolute")
+            "neighbour_cosine", "passage_rank", "bm25_absolute", "idf_coverage", "window_idf_coverage")
 CONFIDENCE_FEATURES = ("cosine", "bm25_absolute", "coverage", "score")
 
 
@@ -141,6 +141,10 @@ class Reader:
         top_passage = max((p.score for p in passages), default=0.0) or 1.0
         wanted = question_type(question)
         q_stems = _content_stems(question)
+        idf = self._idf(question)
+        idf_total = sum(idf.values()) or 1.0
+        texts = {(sentences[i][0].article_id, sentences[i][0].start): sentences[i][0].text for i in ids}
+        ending = {(sentences[i][0].article_id, sentences[i][0].end): sentences[i][0].text for i in ids}
         out: list[tuple[SentenceRow, Passage, tuple[float, ...]]] = []
         for sid, similarity in zip(ids, cos, strict=True):
             row, passage = sentences[sid]
@@ -148,13 +152,29 @@ class Reader:
             before = ends.get((row.article_id, row.start - 1), ends.get((row.article_id, row.start - 2), 0.0))
             raw = bm25.get(sid, 0.0)
             stems = _content_stems(row.text)
+            key = row.article_id
+            window = stems | _content_stems(
+                texts.get((key, row.end + 1), texts.get((key, row.end + 2), ""))
+                + " " + ending.get((key, row.start - 1), ending.get((key, row.start - 2), "")))
             out.append((row, passage, (
                 similarity, raw / top_bm25, passage.score / top_passage,
                 _type_match(wanted, row.text, q_stems),
                 len(q_stems & stems) / len(q_stems) if q_stems else 0.0,
                 max(before, after), 1.0 / passage.rank, raw / (raw + 5.0),
+                sum(v for t, v in idf.items() if t in stems) / idf_total,
+                sum(v for t, v in idf.items() if t in window) / idf_total,
             )))
         return out
+
+    def _idf(self, question: str) -> dict[str, float]:
+        """Inverse sentence frequency of each content word of the question, keyed by its stem."""
+        words = {w for w in re.findall(r"\w+", question.lower()) if w not in STOPWORDS}
+        total, counts = self.store.sentence_frequencies(sorted(words))
+        idf: dict[str, float] = {}
+        for word, n in counts.items():
+            stem = _stem(word)
+            idf[stem] = max(idf.get(stem, 0.0), math.log((total + 1) / (n + 0.5)))
+        return idf
 
     def score(self, features: tuple[float, ...]) -> float:
         """The sentence score: the fitted weights dotted with its features."""
@@ -255,8 +275,9 @@ def resolve_followup(question: str, history: Sequence[Turn | str]) -> str:
 
 
 # Key-span score weights: answer-type match, not-a-name penalty, distance from question words,
-# question words in order just before, phrase length (chosen on the dev split, eval/README.md).
-SPAN_WEIGHTS = (2.0, 1.0, 0.1, 0.2, 0.05)
+# question words in order just before, phrase length, verb-like word penalty, name or number
+# bonus for "what/which" questions (chosen on the dev split, eval/README.md).
+SPAN_WEIGHTS = (2.0, 1.0, 0.1, 0.2, 0.05, 1.0, 0.9)
 
 
 def key_span(question: str, sentence: str, weights: tuple[float, ...] = SPAN_WEIGHTS) -> tuple[int, int] | None:
@@ -278,15 +299,24 @@ def key_span(question: str, sentence: str, weights: tuple[float, ...] = SPAN_WEI
     matched = [i for i, (_, _, t) in enumerate(tokens) if _stem(t.lower()) in q_words]
     best: tuple[float, int, int] | None = None
     for a, b in _phrases(tokens, sentence):
+        # Question words at the edges are trimmed ("1973" of "October 1973" stays inside).
+        while a < b and _stem(tokens[a][2].lower()) in q_words:
+            a += 1
+        while b > a and _stem(tokens[b - 1][2].lower()) in q_words:
+            b -= 1
         words = [tokens[i][2] for i in range(a, b)]
-        if any(_stem(w.lower()) in q_words for w in words):
+        if not words or sum(_stem(w.lower()) in q_words for w in words) * 2 >= len(words):
             continue
         text = sentence[tokens[a][0] : tokens[b - 1][1]]
-        w_type, w_name, w_distance, w_order, w_length = weights
+        w_type, w_name, w_distance, w_order, w_length, w_verb, w_capital = weights
         score = w_type * _type_match(kind, text)
         proper = words[0][0].isupper() or words[0].lower() in ("the", "a", "an")
         if kind in ("person", "place") and not proper:
             score -= w_name
+        if len(words) == 1 and words[0].islower() and words[0].endswith(("ed", "ing", "ly")):
+            score -= w_verb  # most likely a verb or an adverb, not an answer
+        if kind == "other" and any(w[0].isupper() or w[0].isdigit() for w in words):
+            score += w_capital
         if matched:
             distance = min(abs(a - m) if a > m else abs(m - b + 1) + 2 for m in matched)
             score -= w_distance * distance
