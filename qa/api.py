@@ -57,7 +57,8 @@ class QA:
         reader: ReaderSettings | None = None, progress: bool = True,
     ) -> None:
         directory = Path(index) if index is not None else default_index_dir()
-        self.embedder = Embedder((settings or IndexSettings()).model_name)
+        # ONNX backends keep their export beside the index (exported once, on first use).
+        self.embedder = Embedder((settings or IndexSettings()).model_name, cache_dir=directory / "onnx")
         try:
             self.store = Store.open(directory, settings)
         except IndexError_:

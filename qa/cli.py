@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from qa.errors import QAError
 
@@ -79,7 +80,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="questions to run (default: all)")
     p.add_argument("--out", type=Path, default=Path("eval/reports"))
     p.set_defaults(run=_eval)
+
+    bench = _bench_module()
+    if bench is not None:
+        p = sub.add_parser("bench", help="Benchmark ingest, start-up, latency, size and memory at 1x/10x/100x.",
+                           description=bench.__doc__)
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+        bench.add_arguments(p)
+        p.set_defaults(run=bench.run_from_args)
     return parser
+
+
+def _bench_module() -> Any:
+    """``eval/bench.py`` of a source checkout (it needs the repository's eval data), else None.
+
+    Loading it only defines functions; its heavy imports happen when the bench runs.
+    """
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "eval" / "bench.py"
+    spec = importlib.util.spec_from_file_location("qa_eval_bench", path)
+    if spec is None or spec.loader is None or not path.exists():
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _index_dir(args: argparse.Namespace) -> Path:
