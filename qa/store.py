@@ -564,16 +564,6 @@ class Store:
             f"{restrict} ORDER BY s DESC LIMIT ?", (match, *(allowed or ()), k))
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def lexical_chunk_scores(self, match: str, ids: Sequence[int]) -> dict[int, float]:
-        """BM25 (negated, higher better) of the given chunks; chunks that do not match are left out."""
-        if not match or not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._query(
-            f"SELECT rowid, -bm25(chunk_fts, 0.5, 1.0) FROM chunk_fts WHERE chunk_fts MATCH ? "
-            f"AND rowid IN ({marks})", (match, *ids))
-        return {int(r[0]): float(r[1]) for r in rows}
-
     def lexical_sentences(self, match: str, ids: Sequence[int]) -> dict[int, float]:
         """BM25 of the given sentences for an FTS5 MATCH expression (higher is better)."""
         if not match or not ids:
