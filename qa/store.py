@@ -207,7 +207,19 @@ class Store:
                 f"`qa ingest PATH --index {path} --rebuild`."
             )
         store._vectors_now()
+        store._tidy()
         return store
+
+    def _tidy(self) -> None:
+        """Remove files a killed writer left behind (older generations, temp files), if no
+        writer is at work; a crash after a commit but before its cleanup leaves such files."""
+        if not self._stray_files(self.generation()):
+            return  # the usual case: no lock is taken just to open an index
+        try:
+            with self._locked(wait_seconds=0):
+                self._remove_stray_files(self.generation())
+        except (IndexBusyError, OSError):
+            pass  # a writer is at work; it tidies when it commits
 
     def _create(self) -> None:
         with self._locked():
@@ -426,12 +438,19 @@ class Store:
             sentences_index.add_with_ids(p.sentence_vectors, np.asarray(sentence_ids, dtype=np.int64))
         return written
 
-    def _remove_stray_files(self, keep: int) -> None:
+    def _stray_files(self, keep: int) -> list[Path]:
+        """FAISS files of generations other than ``keep``, and temp files."""
+        strays = []
         for file in self.directory.iterdir():
             match = _FAISS_FILE.match(file.name)
             if (match and int(match.group(2)) != keep) or file.name.endswith(".faiss.tmp"):
-                with contextlib.suppress(OSError):
-                    file.unlink()
+                strays.append(file)
+        return strays
+
+    def _remove_stray_files(self, keep: int) -> None:
+        for file in self._stray_files(keep):
+            with contextlib.suppress(OSError):
+                file.unlink()
 
     def delete(self, article_id: str) -> bool:
         """Remove an article everywhere; returns whether it was there."""
