@@ -164,6 +164,8 @@ class Store:
         self._swap = threading.Lock()
         self._write = threading.Lock()
         self._vectors: _Vectors | None = None
+        # (generation, sentence count, term -> sentences holding it): the reader's IDF per question.
+        self._frequencies: tuple[int, int, dict[str, int]] = (-1, 0, {})
 
     # ----------------------------------------------------------------------------- opening
     @classmethod
@@ -595,13 +597,17 @@ class Store:
 
     def sentence_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
         """Number of sentences, and how many of them hold each term (FTS5, porter-stemmed)."""
-        total = int(self._query("SELECT count(*) FROM sentences")[0][0])
-        counts = {}
+        generation = self.generation()
+        if self._frequencies[0] != generation:  # counts stay valid until the next write
+            total = int(self._query("SELECT count(*) FROM sentences")[0][0])
+            self._frequencies = (generation, total, {})
+        _, total, cache = self._frequencies
         for term in terms:
-            rows = self._query("SELECT count(*) FROM sentence_fts WHERE sentence_fts MATCH ?",
-                               (f'"{term}"',))
-            counts[term] = int(rows[0][0])
-        return total, counts
+            if term not in cache:
+                rows = self._query("SELECT count(*) FROM sentence_fts WHERE sentence_fts MATCH ?",
+                                   (f'"{term}"',))
+                cache[term] = int(rows[0][0])
+        return total, {term: cache[term] for term in terms}
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         """Chunks by id with their article's metadata; unknown ids are left out."""
@@ -626,17 +632,6 @@ class Store:
             'WHERE s.article_id = ? AND s."end" > ? AND s.start < ? ORDER BY s.start',
             (article_id, start, end))
         return [SentenceRow(int(r[0]), article_id, r[1], r[2], r[3], r[4]) for r in rows]
-
-    def sentence_neighbours(self, article_id: str, start: int, end: int) -> list[SentenceRow]:
-        """The sentence just before ``start`` and just after ``end`` in the same article."""
-        rows = self._query(
-            'SELECT * FROM (SELECT s.id, s.start, s."end", s.paragraph FROM sentences s '
-            'WHERE s.article_id = ? AND s."end" <= ? ORDER BY s.start DESC LIMIT 1) UNION ALL '
-            'SELECT * FROM (SELECT s.id, s.start, s."end", s.paragraph FROM sentences s '
-            "WHERE s.article_id = ? AND s.start >= ? ORDER BY s.start LIMIT 1)",
-            (article_id, start, article_id, end))
-        text = self.article_text(article_id)
-        return [SentenceRow(int(r[0]), article_id, r[1], r[2], r[3], text[r[1]:r[2]]) for r in rows]
 
     def article_text(self, article_id: str) -> str:
         rows = self._query("SELECT text FROM articles WHERE id = ?", (article_id,))
