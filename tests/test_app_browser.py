@@ -220,6 +220,9 @@ def _screenshot(page: Page, request: pytest.FixtureRequest, suffix: str = "") ->
 def _submit(page: Page, question: str) -> int:
     """Type ``question`` and press Enter; returns how many answers were shown before."""
     before = page.locator("#qa-chat .qa-answer").count()
+    # The app clears the box when the previous answer lands; typing before that is lost.
+    page.wait_for_function("(() => { const t = document.querySelector('#qa-question textarea');"
+                           " return t && !t.disabled && t.value === ''; })()", timeout=ANSWER_TIMEOUT_MS)
     page.locator("#qa-question textarea").fill(question)
     page.locator("#qa-question textarea").press("Enter")
     return before
