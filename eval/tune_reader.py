@@ -1,12 +1,15 @@
-"""Fit the reader's sentence weights and confidence calibration on a SQuAD file.
+"""Fit the reader's sentence weights, extractor weight and confidence calibration on a SQuAD file.
 
 1. Selection: a conditional logit over each question's candidate sentences (features named in
    ``qa.reader.FEATURES``), trained to put the sentences holding a gold answer first.
-2. Confidence: a logistic model over ``qa.reader.CONFIDENCE_FEATURES`` of the chosen sentence,
+2. Re-scoring: the weight of the extractor's has-answer score added to the ``rerank`` best
+   sentences' scores, by grid search.
+3. Confidence: a logistic model over ``qa.reader.CONFIDENCE_FEATURES`` of the chosen sentence,
    trained on an index of every other article: label 1 when an in-corpus question's sentence holds
    the answer, 0 for wrong sentences and for out-of-corpus questions.
-Questions are split in two by a seeded shuffle: weights are fitted on one half and the printed
-accuracy is measured on the other. Usage:
+Steps 1 and 2 use questions of the articles the extractor was not trained on (its card lists
+them), split in two by a seeded shuffle: weights are fitted on one half and the printed accuracy
+is measured on the other. Usage:
     python eval/tune_reader.py eval/data/squad-dev-v1.1-half.json [--limit N]
 """
 
@@ -15,20 +18,29 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from qa.api import QA
-from qa.evaluation import Question, build_index, load_questions, normalize_answer, sample
+from qa.evaluation import Question, build_index, extractor_card, load_questions, normalize_answer, sample
+from qa.extractor import Extractor
 from qa.reader import CONFIDENCE_FEATURES, FEATURES
 
-Rows = list[tuple[np.ndarray, np.ndarray]]
+
+@dataclass
+class Collected:
+    """Each question's candidate features (n, n_features), labels (n,) and sentence texts."""
+
+    question: str
+    features: np.ndarray
+    labels: np.ndarray
+    texts: list[str]
 
 
-def collect(qa: QA, questions: list[Question], desc: str) -> Rows:
-    """Features (n_candidates, n_features) and labels (n_candidates,) per question."""
+def collect(qa: QA, questions: list[Question], desc: str) -> list[Collected]:
     rows = []
     for q in tqdm(questions, desc=desc):
         vector = qa.embedder.encode_queries([q.text])
@@ -38,13 +50,30 @@ def collect(qa: QA, questions: list[Question], desc: str) -> Rows:
         feats = np.array([f for _, _, f in cands]) if cands else np.zeros((0, len(FEATURES)))
         labels = np.array([q.article_id == r.article_id and any(g in normalize_answer(r.text) for g in golds)
                            for r, _, _ in cands], dtype=bool)
-        rows.append((feats, labels))
+        rows.append(Collected(q.text, feats, labels, [r.text for r, _, _ in cands]))
     return rows
 
 
-def fit_selection(rows: Rows, steps: int = 400, lr: float = 0.5) -> np.ndarray:
+def reread(extractor: Extractor, rows: list[Collected], w: np.ndarray, top: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Indexes of each question's ``top`` best candidates under ``w`` and their has-answer scores."""
+    out = []
+    for r in tqdm(rows, desc="Extractor", leave=False):
+        best = np.argsort(-(r.features @ w))[:top] if len(r.labels) else np.zeros(0, dtype=int)
+        guesses = extractor.spans(r.question, [r.texts[i] for i in best])
+        out.append((best, np.array([g.has_answer for g in guesses])))
+    return out
+
+
+def rescored_accuracy(rows: list[Collected], w: np.ndarray, reads: list[tuple[np.ndarray, np.ndarray]],
+                      beta: float) -> float:
+    hits = [bool(r.labels[b[np.argmax(r.features[b] @ w + beta * h)]]) if len(b) else False
+            for r, (b, h) in zip(rows, reads, strict=True)]
+    return float(np.mean(hits))
+
+
+def fit_selection(rows: list[Collected], steps: int = 400, lr: float = 0.5) -> np.ndarray:
     """Conditional logit: maximise log of the softmax mass on gold-holding candidates."""
-    usable = [(f, lab) for f, lab in rows if len(lab) and lab.any()]
+    usable = [(r.features, r.labels) for r in rows if len(r.labels) and r.labels.any()]
     w = np.zeros(len(FEATURES))
     w[0] = 5.0
     for _ in range(steps):
@@ -60,8 +89,8 @@ def fit_selection(rows: Rows, steps: int = 400, lr: float = 0.5) -> np.ndarray:
     return w
 
 
-def accuracy(rows: Rows, w: np.ndarray) -> float:
-    return float(np.mean([bool(lab[np.argmax(f @ w)]) if len(lab) else False for f, lab in rows]))
+def accuracy(rows: list[Collected], w: np.ndarray) -> float:
+    return float(np.mean([bool(r.labels[np.argmax(r.features @ w)]) if len(r.labels) else False for r in rows]))
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 3000, lr: float = 0.5) -> np.ndarray:
@@ -77,18 +106,21 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 3000, lr: float = 0.
     return np.append(scale, w[-1] - float((w[:-1] * mu / sd).sum()))
 
 
-def chosen(rows: Rows, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def chosen(rows: list[Collected], w: np.ndarray, reads: list[tuple[np.ndarray, np.ndarray]],
+           beta: float) -> tuple[np.ndarray, np.ndarray]:
     """Confidence features and correctness of each question's chosen sentence."""
     xs, ys = [], []
-    for f, lab in rows:
-        if not len(lab):
+    for r, (best, has) in zip(rows, reads, strict=True):
+        if not len(best):
             xs.append(np.zeros(len(CONFIDENCE_FEATURES)))
             ys.append(0.0)
             continue
-        i = int(np.argmax(f @ w))
-        named = dict(zip(FEATURES, f[i], strict=True)) | {"score": float(f[i] @ w)}
+        scores = r.features[best] @ w + beta * has
+        j = int(np.argmax(scores))
+        named = dict(zip(FEATURES, r.features[best[j]], strict=True)) | {
+            "score": float(scores[j]), "has_answer": float(has[j])}
         xs.append(np.array([named[n] for n in CONFIDENCE_FEATURES]))
-        ys.append(float(lab[i]))
+        ys.append(float(r.labels[best[j]]))
     return np.array(xs), np.array(ys)
 
 
@@ -99,24 +131,34 @@ def main() -> None:
     args = parser.parse_args()
     data = json.loads(args.dataset.read_text(encoding="utf-8"))
     titles = sorted(a["title"] for a in data["data"])
-    questions = sample([q for q in load_questions(args.dataset) if not q.impossible], args.limit, seed=1)
+    unseen = {t.replace("_", " ") for t in extractor_card()["held_out_titles"]}
+    answerable = [q for q in load_questions(args.dataset) if not q.impossible]
+    questions = sample([q for q in answerable if q.title in unseen], args.limit, seed=1)
     random.Random(0).shuffle(questions)
     train, test = questions[: len(questions) // 2], questions[len(questions) // 2 :]
 
     qa = QA(build_index(args.dataset)[0], sample=False)
+    top = qa.reader.settings.rerank
     train_rows, test_rows = collect(qa, train, "Features (fit)"), collect(qa, test, "Features (held out)")
     w = fit_selection(train_rows)
     current = accuracy(test_rows, np.array(qa.reader.settings.weights))
-    print(f"oracle {np.mean([lab.any() for _, lab in test_rows]):.4f}; held-out accuracy "
+    print(f"oracle {np.mean([r.labels.any() for r in test_rows]):.4f}; held-out accuracy "
           f"{accuracy(test_rows, w):.4f} (current weights {current:.4f})")
+    train_reads = reread(qa.reader.extractor, train_rows, w, top)
+    test_reads = reread(qa.reader.extractor, test_rows, w, top)
+    grid = [round(0.1 * i, 1) for i in range(31)]
+    beta = max(grid, key=lambda b: rescored_accuracy(train_rows, w, train_reads, b))
+    print(f"extractor weight {beta}: held-out accuracy {rescored_accuracy(test_rows, w, test_reads, beta):.4f} "
+          f"(without the extractor {rescored_accuracy(test_rows, w, test_reads, 0.0):.4f})")
 
     inside = {t.replace("_", " ") for t in titles[::2]}
     half = QA(build_index(args.dataset, titles=set(titles[::2]))[0], sample=False)
-    half_rows = collect(half, train, "Features (half index)")
-    x, y = chosen(half_rows, w)
-    y = y * np.array([q.title in inside for q in train])
+    pool = sample(answerable, args.limit, seed=2)
+    half_rows = collect(half, pool, "Features (half index)")
+    x, y = chosen(half_rows, w, reread(half.reader.extractor, half_rows, w, top), beta)
+    y = y * np.array([q.title in inside for q in pool])
     cal = fit_logistic(x, y)
-    print(json.dumps({"weights": [round(float(v), 3) for v in w],
+    print(json.dumps({"weights": [round(float(v), 3) for v in w], "extractor_weight": beta,
                       "calibration": [round(float(v), 3) for v in cal]}))
 
 

@@ -70,8 +70,9 @@ class QA:
         self.reader = Reader(self.store, reader)
 
     def warm_up(self) -> None:
-        """Load the embedding model now; safe to call twice."""
+        """Load the embedding model and the span extractor now; safe to call twice."""
         self.embedder.warm_up()
+        self.reader.extractor.warm_up()
 
     def ingest(
         self, paths: Iterable[str | os.PathLike[str]], max_bytes: int = DEFAULT_MAX_BYTES,

