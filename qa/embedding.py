@@ -198,6 +198,9 @@ class _OnnxModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = max(1, os.cpu_count() or 1)
         options.inter_op_num_threads = 1  # one graph at a time; all cores go to its operators
+        # Idle threads would otherwise spin and slow the search that follows a question's
+        # embedding (measured at 1x: retrieval p50 16.6 -> 2.0 ms with spinning off).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session: Any = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
         self.dimension = int(self.session.get_outputs()[0].shape[1])
 
