@@ -150,8 +150,6 @@ def export_onnx(name: str, backend: Backend, directory: Path) -> Path:
 def _trace_to_onnx(name: str, target: Path) -> None:
     """Trace transformer + mean pooling + L2 normalisation into one ONNX graph."""
     _offline()
-    import warnings
-
     import torch
     from transformers import AutoModel
 
@@ -172,21 +170,46 @@ def _trace_to_onnx(name: str, target: Path) -> None:
             pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (n, dim)
             return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
 
+    trace_module(Pooled(), target, {"embedding": {0: "batch"}})
+
+
+def trace_module(module: Any, target: Path, outputs: dict[str, dict[int, str]]) -> None:
+    """Trace a BERT-input module (ids, mask, token types) to ONNX, batch and length dynamic."""
+    import warnings
+
+    import torch
+
     inputs = ("input_ids", "attention_mask", "token_type_ids")
     example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in inputs)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter warns about its own deprecation
         torch.onnx.export(
-            Pooled(), example, str(target), input_names=list(inputs), output_names=["embedding"],
-            dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in inputs}, "embedding": {0: "batch"}},
+            module, example, str(target), input_names=list(inputs), output_names=list(outputs),
+            dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in inputs}, **outputs},
             opset_version=17, dynamo=False)
+
+
+def onnx_session(file: Path) -> Any:
+    """An ONNX Runtime session with full graph optimisation on every core, one graph at a time.
+
+    Idle threads do not spin: spinning ONNX Runtime threads slowed whatever ran next on the two
+    cores (measured at 1x: retrieval after a question's embedding 16.6 -> 2.0 ms p50 with
+    spinning off; the PyTorch question embedding before the extractor 16 -> 2 ms).
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = max(1, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 
 
 class _OnnxModel:
     """A tokenizer and an ONNX Runtime session that together map texts to unit vectors."""
 
     def __init__(self, name: str, file: Path) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         directory = Path(model_path(name))
@@ -194,14 +217,7 @@ class _OnnxModel:
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(config["max_seq_length"]))
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = max(1, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1  # one graph at a time; all cores go to its operators
-        # Idle threads would otherwise spin and slow the search that follows a question's
-        # embedding (measured at 1x: retrieval p50 16.6 -> 2.0 ms with spinning off).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session: Any = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(file)
         self.dimension = int(self.session.get_outputs()[0].shape[1])
 
     def encode(self, texts: Sequence[str]) -> Vectors:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.embedding import _offline, default_cache_dir, model_path
+from qa.embedding import _offline, default_cache_dir, model_path, onnx_session, trace_module
 
 WEIGHTS_DIR = Path(str(resources.files("qa") / "data" / "extractor"))
 MAX_SPAN_TOKENS = 30
@@ -84,8 +84,6 @@ def export_onnx(weights: Path, directory: Path) -> Path:
     target = directory / f"extractor-{digest}.onnx"
     if target.exists():
         return target
-    import warnings
-
     import torch
 
     _, model = load_trained(weights, attention="eager")  # ONNX Runtime fuses eager attention
@@ -102,14 +100,7 @@ def export_onnx(weights: Path, directory: Path) -> Path:
 
     directory.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    inputs = ("input_ids", "attention_mask", "token_type_ids")
-    example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in inputs)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the TorchScript exporter warns about its own deprecation
-        torch.onnx.export(
-            Logits(), example, str(tmp), input_names=list(inputs), output_names=["start", "end"],
-            dynamic_axes={k: {0: "batch", 1: "sequence"} for k in (*inputs, "start", "end")},
-            opset_version=17, dynamo=False)
+    trace_module(Logits(), tmp, {"start": {0: "batch", 1: "sequence"}, "end": {0: "batch", 1: "sequence"}})
     os.replace(tmp, target)
     return target
 
@@ -186,18 +177,9 @@ class Extractor:
 def _session(file: Path) -> tuple[Any, Any]:
     """The bundled tokenizer and an ONNX Runtime session over the exported network."""
     _offline()
-    import onnxruntime as ort
     from transformers import AutoTokenizer
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = max(1, os.cpu_count() or 1)
-    options.inter_op_num_threads = 1
-    # Idle ONNX Runtime threads otherwise spin and starve the embedding model's threads, which
-    # run right before (measured: question embedding 2 -> 16 ms, answer p50 +10 ms).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
-    return AutoTokenizer.from_pretrained(model_path()), session
+    return AutoTokenizer.from_pretrained(model_path()), onnx_session(file)
 
 
 def _tokens_of(offsets: list[list[int]], context: list[bool], span: tuple[int, int]) -> tuple[int, int] | None:
