@@ -24,7 +24,7 @@ from qa.embedding import Vectors
 from qa.errors import QueryError
 from qa.extractor import Extractor, Guess
 from qa.models import Answer, Citation, Passage, RetrievalMode, Span, Turn
-from qa.retrieval import STOPWORDS, Filters, fts_query
+from qa.retrieval import COMMON_ABOVE, COMMON_FRACTION, STOPWORDS, Filters, common_words, fts_query
 from qa.store import SentenceRow, Store
 
 if TYPE_CHECKING:
@@ -68,6 +68,9 @@ class ReaderSettings(BaseModel):
     # joined to it: the evidence then spans both (measured: +3 points of answer accuracy).
     join_margin: float = Field(default=1.0, ge=0.0)
     max_question_chars: int = Field(default=2000, ge=1)
+    # As in ``RetrievalSettings``, for the sentence BM25 query.
+    common_fraction: float = Field(default=COMMON_FRACTION, gt=0.0, le=1.0)
+    common_above: int = Field(default=COMMON_ABOVE, ge=0)
 
 
 FEATURES = ("cosine", "bm25_relative", "passage_relative", "type_match", "coverage",
@@ -168,7 +171,9 @@ class Reader:
         cos = (self.store.sentence_vectors(ids) @ query_vector[0]).tolist()  # (n,)
         by_position = {(sentences[i][0].article_id, sentences[i][0].start): c for i, c in zip(ids, cos, strict=True)}
         ends = {(sentences[i][0].article_id, sentences[i][0].end): c for i, c in zip(ids, cos, strict=True)}
-        bm25 = self.store.lexical_sentences(fts_query(question), ids)
+        settings = self.settings
+        common = common_words(self.store, question, "sentences", settings.common_fraction, settings.common_above)
+        bm25 = self.store.lexical_sentences(fts_query(question, common), ids)
         top_bm25 = max(bm25.values(), default=0.0) or 1.0
         top_passage = max((p.score for p in passages), default=0.0) or 1.0
         wanted = question_type(question)
@@ -201,7 +206,7 @@ class Reader:
     def _idf(self, question: str) -> dict[str, float]:
         """Inverse sentence frequency of each content word of the question, keyed by its stem."""
         words = {w for w in re.findall(r"\w+", question.lower()) if w not in STOPWORDS}
-        total, counts = self.store.sentence_frequencies(sorted(words))
+        total, counts = self.store.term_documents(sorted(words), "sentences")
         idf: dict[str, float] = {}
         for word, n in counts.items():
             stem = _stem(word)

@@ -64,7 +64,8 @@ DEFAULT_APPROXIMATE_ABOVE = 100_000
 _HNSW_LINKS = 48
 _HNSW_EF_CONSTRUCTION = 128
 _HNSW_EF_SEARCH = 1024
-_SCHEMA = """
+_TOKENIZER = "porter unicode61 remove_diacritics 2"  # FTS5's; term_documents stems with it too
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, author TEXT, published TEXT, url TEXT,
@@ -83,12 +84,8 @@ CREATE TABLE IF NOT EXISTS sentences (
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, paragraph INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_id, start);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(
-    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
-    body, tokenize = 'porter unicode61 remove_diacritics 2'
-);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(title, body, tokenize = '{_TOKENIZER}');
+CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(body, tokenize = '{_TOKENIZER}');
 """
 
 
@@ -165,7 +162,7 @@ class Store:
         self._write = threading.Lock()
         self._vectors: _Vectors | None = None
         # (generation, sentence count, term -> sentences holding it): the reader's IDF per question.
-        self._frequencies: tuple[int, int, dict[str, int]] = (-1, 0, {})
+        self._documents: tuple[int, dict[str, int], dict[tuple[str, str], int]] = (-1, {}, {})
 
     # ----------------------------------------------------------------------------- opening
     @classmethod
@@ -595,19 +592,37 @@ class Store:
             f"AND rowid IN ({marks})", (match, *ids))
         return {int(r[0]): float(r[1]) for r in rows}
 
-    def sentence_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """Number of sentences, and how many of them hold each term (FTS5, porter-stemmed)."""
+    def term_documents(self, words: Sequence[str], kind: str = "sentences") -> tuple[int, dict[str, int]]:
+        """Rows of the ``kind`` ("chunks" or "sentences") FTS5 table, and how many hold each word.
+
+        A word counts by its FTS5 stem: a temporary FTS5 table with the same tokenizer stems it,
+        and fts5vocab gives the stem's row count, which is cheap where a MATCH would read every
+        row holding a common word. A word FTS5 splits in two counts as its rarer half.
+        """
+        table = {"chunks": "chunk_fts", "sentences": "sentence_fts"}[kind]
         generation = self.generation()
-        if self._frequencies[0] != generation:  # counts stay valid until the next write
-            total = int(self._query("SELECT count(*) FROM sentences")[0][0])
-            self._frequencies = (generation, total, {})
-        _, total, cache = self._frequencies
-        for term in terms:
-            if term not in cache:
-                rows = self._query("SELECT count(*) FROM sentence_fts WHERE sentence_fts MATCH ?",
-                                   (f'"{term}"',))
-                cache[term] = int(rows[0][0])
-        return total, {term: cache[term] for term in terms}
+        if self._documents[0] != generation:  # counts stay valid until the next write
+            self._documents = (generation, {}, {})
+        _, totals, cache = self._documents
+        if kind not in totals:
+            totals[kind] = int(self._query(f"SELECT count(*) FROM {kind}")[0][0])
+        conn = self._conn()
+        if not getattr(self._local, "stemmer", False):
+            conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem USING fts5(x, tokenize = {_TOKENIZER!r})")
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_vocab USING fts5vocab(temp, stem, 'row')")
+            for name in ("chunk_fts", "sentence_fts"):
+                conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name}_vocab "
+                             f"USING fts5vocab(main, {name}, 'row')")
+            self._local.stemmer = True
+        for word in words:
+            if (kind, word) in cache:
+                continue
+            self._query("DELETE FROM temp.stem")
+            self._query("INSERT INTO temp.stem(x) VALUES (?)", (word,))
+            stems = [r[0] for r in self._query("SELECT term FROM temp.stem_vocab")]
+            counts = [self._query(f"SELECT doc FROM temp.{table}_vocab WHERE term = ?", (t,)) for t in stems]
+            cache[(kind, word)] = min((int(c[0][0]) if c else 0 for c in counts), default=0)
+        return totals[kind], {w: cache[(kind, w)] for w in words}
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         """Chunks by id with their article's metadata; unknown ids are left out."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa.embedding import Embedder
-from qa.retrieval import Filters, Retriever, fts_query
+from qa.retrieval import Filters, Retriever, common_words, fts_query
 from qa.store import Store
 
 pytestmark = pytest.mark.slow
@@ -24,6 +24,42 @@ def test_fts_query_quotes_every_term() -> None:
     assert fts_query('Who built "Bushehr"?') == '"built" OR "bushehr"'
     assert fts_query("the of") == '"the" OR "of"'  # only stopwords: keep them
     assert fts_query("***") == ""
+
+
+def test_fts_query_leaves_out_common_words() -> None:
+    assert fts_query("Tesla built coils", common={"built"}) == '"tesla" OR "coils"'
+    assert fts_query("built", common={"built"}) == '"built"'  # nothing else: keep it
+
+
+def test_term_documents_count_stems_like_match(retriever: Retriever) -> None:
+    store = retriever.store
+    for kind, table in (("chunks", "chunk_fts"), ("sentences", "sentence_fts")):
+        total, counts = store.term_documents(["tesla", "needed", "need", "zzyzx", "u.s"], kind)
+        assert total == store._query(f"SELECT count(*) FROM {kind}")[0][0]
+        for word in ("tesla", "needed", "zzyzx"):
+            expected = store._query(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (f'"{word}"',))[0][0]
+            assert counts[word] == expected
+        assert counts["needed"] == counts["need"] > 0 and counts["zzyzx"] == 0
+        assert counts["u.s"] <= min(store.term_documents(["u", "s"], kind)[1].values())
+
+
+def test_term_documents_follow_writes(index_copy: Path, embedder: Embedder, tmp_path: Path) -> None:
+    from qa.indexing import ingest_paths
+
+    store = Store.open(index_copy)
+    assert store.term_documents(["zzyzx"], "sentences")[1]["zzyzx"] == 0
+    article = tmp_path / "zzyzx.md"
+    article.write_text("# Zzyzx\n\nZzyzx is a place in California. Zzyzx Road leads there.\n", encoding="utf-8")
+    ingest_paths(store, [article], embedder)
+    total, counts = store.term_documents(["zzyzx"], "sentences")
+    assert counts["zzyzx"] == 2 and total == store._query("SELECT count(*) FROM sentences")[0][0]
+
+
+def test_common_words_are_those_in_many_rows(retriever: Retriever) -> None:
+    question = "In what year did Tesla move to the United States?"
+    assert "tesla" in common_words(retriever.store, question, "chunks", 0.01, above=0)
+    assert common_words(retriever.store, question, "chunks", 1.0, above=0) == set()
+    assert common_words(retriever.store, question, "chunks", 0.01) == set()  # a small index keeps all
 
 
 @pytest.mark.parametrize("text", HOSTILE)
