@@ -31,7 +31,6 @@ WEIGHTS_DIR = Path(str(resources.files("qa") / "data" / "extractor"))
 MAX_SPAN_TOKENS = 30
 _NO_ANSWER = -100.0  # the has-answer score of a text the network could not read
 _MAX_LENGTH = 256
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _lock = threading.Lock()
 _sessions: dict[Path, tuple[Any, Any]] = {}
 
@@ -148,15 +147,16 @@ class Extractor:
         if not texts:
             return []
         tokenizer, session = self._loaded()
-        enc = tokenizer([question] * len(texts), texts, truncation="only_second", max_length=_MAX_LENGTH,
-                        padding=True, return_offsets_mapping=True, return_tensors="np")
-        offsets = enc.pop("offset_mapping").tolist()
-        starts, ends = session.run(None, {k: enc[k].astype(np.int64) for k in _INPUTS})  # (n, seq) each
+        encodings = tokenizer.encode_batch([(question, t) for t in texts])
+        offsets = [e.offsets for e in encodings]
+        feed = {"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings],
+                "token_type_ids": [e.type_ids for e in encodings]}
+        starts, ends = session.run(None, {k: np.array(v, dtype=np.int64) for k, v in feed.items()})  # (n, seq)
         n = starts.shape[1]
         band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_SPAN_TOKENS)
         guesses = []
         for i, text in enumerate(texts):
-            context = np.array([s == 1 for s in enc.sequence_ids(i)])
+            context = np.array([s == 1 for s in encodings[i].sequence_ids])
             if not context.any():  # nothing of the text fitted beside the question
                 guesses.append(Guess(start=0, end=0, has_answer=_NO_ANSWER))
                 continue
@@ -175,11 +175,17 @@ class Extractor:
 
 
 def _session(file: Path) -> tuple[Any, Any]:
-    """The bundled tokenizer and an ONNX Runtime session over the exported network."""
-    _offline()
-    from transformers import AutoTokenizer
+    """The bundled tokenizer (pairs, the text truncated) and an ONNX Runtime session.
 
-    return AutoTokenizer.from_pretrained(model_path()), onnx_session(file)
+    The ``tokenizers`` library reads the same tokenizer.json as training's ``AutoTokenizer``
+    without importing transformers and PyTorch, which would triple a query process's memory.
+    """
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_path()) / "tokenizer.json"))
+    tokenizer.enable_truncation(_MAX_LENGTH, strategy="only_second")
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer, onnx_session(file)
 
 
 def _tokens_of(offsets: list[list[int]], context: list[bool], span: tuple[int, int]) -> tuple[int, int] | None:
