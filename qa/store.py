@@ -161,7 +161,7 @@ class Store:
         self._swap = threading.Lock()
         self._write = threading.Lock()
         self._vectors: _Vectors | None = None
-        # (generation, sentence count, term -> sentences holding it): the reader's IDF per question.
+        # (generation, rows per kind, (kind, word) -> rows holding it): IDF and common-word counts.
         self._documents: tuple[int, dict[str, int], dict[tuple[str, str], int]] = (-1, {}, {})
 
     # ----------------------------------------------------------------------------- opening
