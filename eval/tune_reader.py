@@ -128,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--limit", type=int, default=2000)
+    parser.add_argument("--keep-weights", action="store_true",
+                        help="keep the current sentence weights; fit only the extractor weight and calibration")
     args = parser.parse_args()
     data = json.loads(args.dataset.read_text(encoding="utf-8"))
     titles = sorted(a["title"] for a in data["data"])
@@ -140,8 +142,8 @@ def main() -> None:
     qa = QA(build_index(args.dataset)[0], sample=False)
     top = qa.reader.settings.rerank
     train_rows, test_rows = collect(qa, train, "Features (fit)"), collect(qa, test, "Features (held out)")
-    w = fit_selection(train_rows)
     current = accuracy(test_rows, np.array(qa.reader.settings.weights))
+    w = np.array(qa.reader.settings.weights) if args.keep_weights else fit_selection(train_rows)
     print(f"oracle {np.mean([r.labels.any() for r in test_rows]):.4f}; held-out accuracy "
           f"{accuracy(test_rows, w):.4f} (current weights {current:.4f})")
     train_reads = reread(qa.reader.extractor, train_rows, w, top)
