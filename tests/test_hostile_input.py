@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability_report import record
 
 from qa.api import QA
 from qa.errors import QAError, QueryError
@@ -27,7 +28,6 @@ from qa.ingest import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, iter_paths, read_ar
 from qa.models import Answer, Article, Rejection
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "test-output" / "reliability.json"
 TRIED: Counter[str] = Counter()  # inputs tried per kind, written to the report at the end
 
 FUZZ = settings(max_examples=60, deadline=None,
@@ -38,17 +38,6 @@ CODECS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "latin-1", "cp1252", "cp1
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u034f\u180e"  # zero-width, soft hyphen, ...
 BIDI = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"
 ARABIC_HEBREW = "مرحبا بالعالم שלום עולם"
-
-
-def record(section: str, data: dict[str, object]) -> None:
-    """Merge ``data`` into the reliability report under ``section`` (for the README)."""
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        report = json.loads(REPORT.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        report = {}
-    report[section] = data
-    REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module", autouse=True)

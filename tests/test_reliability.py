@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reliability_report import record
 
 from qa.api import QA
 from qa.chunking import chunk_article, split_sentences
@@ -38,21 +39,9 @@ from qa.store import DATABASE, MANIFEST, Store, _ids
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT / "eval" / "data" / "squad-dev-v1.1-half.json"
-REPORT = ROOT / "test-output" / "reliability.json"
 SEED = 20240611
 ARTICLES = 40
 BATCH_VECTORS = 12  # four small articles per commit: ten commits for the whole batch
-
-
-def record(section: str, data: dict[str, object]) -> None:
-    """Merge ``data`` into the reliability report under ``section`` (for the README)."""
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        report = json.loads(REPORT.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        report = {}
-    report[section] = data
-    REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- data
