@@ -5,6 +5,9 @@ other half is held out and never seen). Each question gives one positive example
 with the sentence holding its first gold answer (labelled with the answer's tokens), and each
 epoch one negative, another sentence of the same paragraph (labelled with the [CLS] token, the
 "no answer here" position). Negatives teach the has-answer score the reader ranks sentences by.
+``--hard N`` adds N more per question and epoch, drawn from the sentences the reader itself scores
+best without an answer on an index of the training articles (tried with N=1: held-out span F1
+0.7109 vs 0.7132, gold sentence first in its paragraph 0.872 vs 0.875; the shipped weights use 0).
 
 The token embeddings stay frozen (they are half the network and 2,800 questions cannot improve
 them); the six transformer layers and the start/end head are trained and saved as float16, with
@@ -57,9 +60,33 @@ def examples(articles: list[dict[str, Any]]) -> list[Example]:
                 cs, ce = cover[0][0], cover[-1][1]
                 negatives = [context[s:e] for s, e in sentences
                              if (e <= cs or s >= ce) and not any(g[2] in context[s:e] for g in golds)]
-                out.append({"question": qa["question"], "text": context[cs:ce], "negatives": negatives,
+                out.append({"id": qa["id"], "question": qa["question"], "text": context[cs:ce],
+                            "negatives": negatives, "hard": [],
                             "golds": [(s - cs, e - cs, t) for s, e, t in golds if s >= cs and e <= ce]})
     return out
+
+
+def mine_hard_negatives(dataset: Path, titles: list[str], train: list[Example], pool: int) -> None:
+    """Give each example the ``pool`` best-scored reader candidates that hold no gold answer.
+
+    They come from the reader as it runs (retrieval, then the sentence score) on an index of the
+    training articles only, so the has-answer score learns to reject what it is actually shown:
+    sentences of other paragraphs and articles that share the question's words.
+    """
+    from qa.api import QA
+    from qa.evaluation import build_index, load_questions, normalize_answer
+
+    qa = QA(build_index(dataset, titles=set(titles))[0], sample=False)
+    by_id = {q.id: q for q in load_questions(dataset)}
+    reader = qa.reader
+    for ex in tqdm(train, desc="Hard negatives"):
+        question = by_id[ex["id"]]
+        golds = [normalize_answer(t) for _, _, t in question.answers]
+        vector = qa.embedder.encode_queries([question.text])
+        passages = qa.retriever.search(question.text, k=reader.settings.k, query_vector=vector)
+        ranked = sorted(reader.candidates(question.text, vector, passages), key=lambda c: -reader.score(c[2]))
+        ex["hard"] = [row.text for row, _, _ in ranked
+                      if not any(g in normalize_answer(row.text) for g in golds)][:pool]
 
 
 def encode(tokenizer: Any, pairs: list[tuple[str, str, tuple[int, int] | None]]) -> dict[str, torch.Tensor]:
@@ -107,6 +134,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hard", type=int, default=0, help="retrieved negatives per question per epoch")
+    parser.add_argument("--hard-pool", type=int, default=4, help="drawn from this many best-scored ones")
     parser.add_argument("--limit", type=int, default=None, help="questions per half (for a quick try)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args()
@@ -119,12 +148,15 @@ def main() -> None:
     if args.limit:
         train, test = random.sample(train, min(args.limit, len(train))), random.sample(test, min(args.limit, len(test)))
 
+    if args.hard:
+        mine_hard_negatives(args.dataset, train_titles, train, args.hard_pool)
+
     tokenizer, model = load_base()
     for p in model.bert.embeddings.parameters():
         p.requires_grad = False
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * -(-2 * len(train) // args.batch)
+    steps = args.epochs * -(-(2 + args.hard) * len(train) // args.batch)
     warm = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, s / warm) * max(0.0, (steps - s) / (steps - warm)))
@@ -136,6 +168,8 @@ def main() -> None:
             pairs.append((ex["question"], ex["text"], ex["golds"][0][:2]))
             if ex["negatives"]:
                 pairs.append((ex["question"], random.choice(ex["negatives"]), None))
+            for text in random.sample(ex["hard"], min(args.hard, len(ex["hard"]))):
+                pairs.append((ex["question"], text, None))
         random.shuffle(pairs)
         for i in tqdm(range(0, len(pairs), args.batch), desc=f"Epoch {epoch + 1}/{args.epochs}"):
             loss = model(**encode(tokenizer, pairs[i:i + args.batch])).loss
@@ -155,7 +189,8 @@ def main() -> None:
         "dataset": args.dataset.name, "train_titles": train_titles, "held_out_titles": test_titles,
         "train_questions": len(train), "held_out_questions": len(test),
         "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-        "frozen": "bert.embeddings", "minutes": round((time.time() - started) / 60, 1),
+        "hard_negatives": args.hard, "hard_pool": args.hard_pool, "frozen": "bert.embeddings",
+        "minutes": round((time.time() - started) / 60, 1),
         "held_out": figures,
     }
     (args.out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
