@@ -74,17 +74,14 @@ def mine_hard_negatives(dataset: Path, titles: list[str], train: list[Example], 
     sentences of other paragraphs and articles that share the question's words.
     """
     from qa.api import QA
-    from qa.evaluation import build_index, load_questions, normalize_answer
+    from qa.evaluation import build_index, load_questions, normalize_answer, reader_candidates
 
     qa = QA(build_index(dataset, titles=set(titles))[0], sample=False)
     by_id = {q.id: q for q in load_questions(dataset)}
-    reader = qa.reader
     for ex in tqdm(train, desc="Hard negatives"):
         question = by_id[ex["id"]]
         golds = [normalize_answer(t) for _, _, t in question.answers]
-        vector = qa.embedder.encode_queries([question.text])
-        passages = qa.retriever.search(question.text, k=reader.settings.k, query_vector=vector)
-        ranked = sorted(reader.candidates(question.text, vector, passages), key=lambda c: -reader.score(c[2]))
+        ranked = sorted(reader_candidates(qa, question.text), key=lambda c: -qa.reader.score(c[2]))
         ex["hard"] = [row.text for row, _, _ in ranked
                       if not any(g in normalize_answer(row.text) for g in golds)][:pool]
 

@@ -20,12 +20,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa.ingest import article_id
-from qa.models import IndexSettings, RetrievalMode
+from qa.models import IndexSettings, Passage, RetrievalMode
+
+if TYPE_CHECKING:
+    from qa.api import QA
+    from qa.store import SentenceRow
 
 MODES: tuple[RetrievalMode, ...] = ("lexical", "dense", "fused")
 CACHE = Path("eval/.cache")
@@ -382,6 +386,17 @@ def extractor_card() -> dict[str, Any]:
 
     card: dict[str, Any] = json.loads((WEIGHTS_DIR / "card.json").read_text(encoding="utf-8"))
     return card
+
+
+def reader_candidates(qa: QA, question: str) -> list[tuple[SentenceRow, Passage, tuple[float, ...]]]:
+    """The candidate sentences ``answer()`` would score for ``question``, with their features.
+
+    Retrieval as the reader runs it, then ``Reader.candidates``: the scripts that tune the reader
+    and train the extractor label these, so they learn from what the reader is actually shown.
+    """
+    vector = qa.embedder.encode_queries([question])
+    passages = qa.retriever.search(question, k=qa.reader.settings.k, query_vector=vector)
+    return qa.reader.candidates(question, vector, passages)
 
 
 def _rate(rows: Sequence[dict[str, Any]], key: str) -> float:
