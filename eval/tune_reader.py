@@ -2,15 +2,16 @@
 
 1. Selection: a conditional logit over each question's candidate sentences (features named in
    ``qa.reader.FEATURES``), trained to put the sentences holding a gold answer first.
-2. Re-scoring: the weight of the extractor's has-answer score added to the ``rerank`` best
-   sentences' scores, by grid search.
+2. Re-scoring: how many of the best sentences the extractor re-reads (``rerank``) and the weight
+   of its has-answer score added to their scores, by grid search over both (a tie goes to the
+   narrower re-read, which costs less time per question).
 3. Confidence: a logistic model over ``qa.reader.CONFIDENCE_FEATURES`` of the chosen sentence,
    trained on an index of every other article: label 1 when an in-corpus question's sentence holds
    the answer, 0 for wrong sentences and for out-of-corpus questions.
 Steps 1 and 2 use questions of the articles the extractor was not trained on (its card lists
 them), split in two by a seeded shuffle: weights are fitted on one half and the printed accuracy
 is measured on the other. Usage:
-    python eval/tune_reader.py eval/data/squad-dev-v1.1-half.json [--limit N]
+    python eval/tune_reader.py eval/data/squad-dev-v1.1-half.json [--limit N] [--reranks 3,4,5]
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.api import QA
-from qa.evaluation import Question, build_index, extractor_card, load_questions, normalize_answer, sample
+from qa.evaluation import (
+    Question,
+    build_index,
+    extractor_card,
+    load_questions,
+    normalize_answer,
+    reader_candidates,
+    sample,
+)
 from qa.extractor import Extractor
 from qa.reader import CONFIDENCE_FEATURES, FEATURES
 
@@ -43,10 +52,8 @@ class Collected:
 def collect(qa: QA, questions: list[Question], desc: str) -> list[Collected]:
     rows = []
     for q in tqdm(questions, desc=desc):
-        vector = qa.embedder.encode_queries([q.text])
-        passages = qa.retriever.search(q.text, k=qa.reader.settings.k, query_vector=vector)
         golds = [normalize_answer(t) for _, _, t in q.answers]
-        cands = qa.reader.candidates(q.text, vector, passages)
+        cands = reader_candidates(qa, q.text)
         feats = np.array([f for _, _, f in cands]) if cands else np.zeros((0, len(FEATURES)))
         labels = np.array([q.article_id == r.article_id and any(g in normalize_answer(r.text) for g in golds)
                            for r, _, _ in cands], dtype=bool)
@@ -64,11 +71,21 @@ def reread(extractor: Extractor, rows: list[Collected], w: np.ndarray, top: int)
     return out
 
 
+def cut(reads: list[tuple[np.ndarray, np.ndarray]], width: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The re-reads of a narrower ``rerank``: the best sentences come first, so a prefix of each."""
+    return [(b[:width], h[:width]) for b, h in reads]
+
+
 def rescored_accuracy(rows: list[Collected], w: np.ndarray, reads: list[tuple[np.ndarray, np.ndarray]],
                       beta: float) -> float:
     hits = [bool(r.labels[b[np.argmax(r.features[b] @ w + beta * h)]]) if len(b) else False
             for r, (b, h) in zip(rows, reads, strict=True)]
     return float(np.mean(hits))
+
+
+def best_weight(rows: list[Collected], w: np.ndarray, reads: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The extractor weight (0 to 3 in steps of 0.1; a tie goes to the smaller) that selects best."""
+    return max((round(0.1 * i, 1) for i in range(31)), key=lambda b: rescored_accuracy(rows, w, reads, b))
 
 
 def fit_selection(rows: list[Collected], steps: int = 400, lr: float = 0.5) -> np.ndarray:
@@ -130,6 +147,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=2000)
     parser.add_argument("--keep-weights", action="store_true",
                         help="keep the current sentence weights; fit only the extractor weight and calibration")
+    parser.add_argument("--reranks", type=lambda v: [int(n) for n in v.split(",")], default=[3, 4, 5, 6, 8],
+                        help="re-read widths to try, comma-separated")
     args = parser.parse_args()
     data = json.loads(args.dataset.read_text(encoding="utf-8"))
     titles = sorted(a["title"] for a in data["data"])
@@ -140,18 +159,23 @@ def main() -> None:
     train, test = questions[: len(questions) // 2], questions[len(questions) // 2 :]
 
     qa = QA(build_index(args.dataset)[0], sample=False)
-    top = qa.reader.settings.rerank
     train_rows, test_rows = collect(qa, train, "Features (fit)"), collect(qa, test, "Features (held out)")
     current = accuracy(test_rows, np.array(qa.reader.settings.weights))
     w = np.array(qa.reader.settings.weights) if args.keep_weights else fit_selection(train_rows)
     print(f"oracle {np.mean([r.labels.any() for r in test_rows]):.4f}; held-out accuracy "
           f"{accuracy(test_rows, w):.4f} (current weights {current:.4f})")
-    train_reads = reread(qa.reader.extractor, train_rows, w, top)
-    test_reads = reread(qa.reader.extractor, test_rows, w, top)
-    grid = [round(0.1 * i, 1) for i in range(31)]
-    beta = max(grid, key=lambda b: rescored_accuracy(train_rows, w, train_reads, b))
-    print(f"extractor weight {beta}: held-out accuracy {rescored_accuracy(test_rows, w, test_reads, beta):.4f} "
-          f"(without the extractor {rescored_accuracy(test_rows, w, test_reads, 0.0):.4f})")
+    widths = sorted(args.reranks)
+    train_reads = reread(qa.reader.extractor, train_rows, w, widths[-1])
+    test_reads = reread(qa.reader.extractor, test_rows, w, widths[-1])
+    fits = {n: best_weight(train_rows, w, cut(train_reads, n)) for n in widths}
+    for n, b in fits.items():
+        print(f"re-read {n}, extractor weight {b}: fit {rescored_accuracy(train_rows, w, cut(train_reads, n), b):.4f}, "
+              f"held out {rescored_accuracy(test_rows, w, cut(test_reads, n), b):.4f}")
+    top = max(widths, key=lambda n: rescored_accuracy(train_rows, w, cut(train_reads, n), fits[n]))
+    beta = fits[top]
+    print(f"chosen: re-read {top}, extractor weight {beta}: held-out accuracy "
+          f"{rescored_accuracy(test_rows, w, cut(test_reads, top), beta):.4f} "
+          f"(without the extractor {rescored_accuracy(test_rows, w, cut(test_reads, top), 0.0):.4f})")
 
     inside = {t.replace("_", " ") for t in titles[::2]}
     half = QA(build_index(args.dataset, titles=set(titles[::2]))[0], sample=False)
@@ -160,7 +184,7 @@ def main() -> None:
     x, y = chosen(half_rows, w, reread(half.reader.extractor, half_rows, w, top), beta)
     y = y * np.array([q.title in inside for q in pool])
     cal = fit_logistic(x, y)
-    print(json.dumps({"weights": [round(float(v), 3) for v in w], "extractor_weight": beta,
+    print(json.dumps({"weights": [round(float(v), 3) for v in w], "rerank": top, "extractor_weight": beta,
                       "calibration": [round(float(v), 3) for v in cal]}))
 
 
