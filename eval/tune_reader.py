@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +28,9 @@ from qa.api import QA
 from qa.evaluation import (
     Question,
     build_index,
-    extractor_card,
-    load_questions,
     normalize_answer,
     reader_candidates,
-    sample,
+    reader_tuning,
 )
 from qa.extractor import Extractor
 from qa.reader import CONFIDENCE_FEATURES, FEATURES
@@ -152,11 +149,8 @@ def main() -> None:
     args = parser.parse_args()
     data = json.loads(args.dataset.read_text(encoding="utf-8"))
     titles = sorted(a["title"] for a in data["data"])
-    unseen = {t.replace("_", " ") for t in extractor_card()["held_out_titles"]}
-    answerable = [q for q in load_questions(args.dataset) if not q.impossible]
-    questions = sample([q for q in answerable if q.title in unseen], args.limit, seed=1)
-    random.Random(0).shuffle(questions)
-    train, test = questions[: len(questions) // 2], questions[len(questions) // 2 :]
+    tuning = reader_tuning(args.dataset, args.limit)
+    train, test = tuning.fit, tuning.held_out
 
     qa = QA(build_index(args.dataset)[0], sample=False)
     train_rows, test_rows = collect(qa, train, "Features (fit)"), collect(qa, test, "Features (held out)")
@@ -179,7 +173,7 @@ def main() -> None:
 
     inside = {t.replace("_", " ") for t in titles[::2]}
     half = QA(build_index(args.dataset, titles=set(titles[::2]))[0], sample=False)
-    pool = sample(answerable, args.limit, seed=2)
+    pool = tuning.calibration
     half_rows = collect(half, pool, "Features (half index)")
     x, y = chosen(half_rows, w, reread(half.reader.extractor, half_rows, w, top), beta)
     y = y * np.array([q.title in inside for q in pool])

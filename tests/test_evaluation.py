@@ -10,15 +10,20 @@ import pytest
 
 from qa.evaluation import (
     auroc,
+    evaluate_answers,
     evaluate_retrieval,
     exact_match,
+    extractor_card,
     f1_score,
     load_questions,
     mrr_at,
     ndcg_at,
+    reader_tuning,
     recall_at,
 )
 from qa.ingest import read_file
+
+SQUAD = Path(__file__).resolve().parents[1] / "eval" / "data" / "squad-dev-v1.1-half.json"
 
 
 def test_recall_and_mrr_by_hand() -> None:
@@ -81,3 +86,33 @@ def test_small_end_to_end_retrieval_eval(small_squad: Path, tmp_path: Path, embe
     assert (out / "recall_at_k.png").stat().st_size > 1000
     # On two articles the fused mode finds the gold passage in its top 5 for most questions.
     assert report["modes"]["fused"]["recall@5"] >= 0.85
+
+
+def test_reader_tuning_fits_and_measures_on_unseen_articles_only() -> None:
+    tuning = reader_tuning(SQUAD)
+    assert len(tuning.fit) == len(tuning.held_out) == 1000
+    assert len(tuning.calibration) == 2000
+    assert not {q.id for q in tuning.fit} & {q.id for q in tuning.held_out}
+    unseen = {t.replace("_", " ") for t in extractor_card()["held_out_titles"]}
+    assert all(q.title in unseen and not q.impossible for q in tuning.fit + tuning.held_out)
+    assert {q.title for q in tuning.calibration} - unseen, "calibration asks about every article"
+    assert tuning.fitted_ids == {q.id for q in tuning.fit + tuning.calibration}
+    assert [q.id for q in reader_tuning(SQUAD).fit] == [q.id for q in tuning.fit]
+
+
+@pytest.mark.slow
+def test_small_end_to_end_answer_eval(small_squad: Path, tmp_path: Path, embedder: object) -> None:
+    out = tmp_path / "reports"
+    report = evaluate_answers(small_squad, limit=30, out=out, v2_dataset=None, cache=tmp_path / "cache")
+    written = json.loads((out / "answers.json").read_text())
+    assert written == json.loads(json.dumps(report))
+    assert written["questions"] == 30
+    assert written["citation_validity"] == 1.0
+    assert {"answer_accuracy", "span_em", "span_f1", "latency_ms_p50", "latency_ms_p95"} <= set(written)
+    assert {"auroc", "answered_in_corpus", "declined_out_of_corpus"} <= set(written["abstention"])
+    # Both articles are unseen by the extractor; the reader was tuned on some of their questions.
+    assert written["extractor_unseen_articles"]["questions"] == 30
+    assert 0 < written["fitted_on_nothing"]["questions"] < 30
+    assert "none used to fit the reader" in (out / "answers.md").read_text()
+    # Two articles, questions about them: most answers hold a gold answer.
+    assert written["answer_accuracy"] >= 0.6
