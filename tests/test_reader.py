@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from qa import QA, Answer, QueryError, Turn
 from qa.evaluation import load_questions
-from qa.reader import key_span, question_type, resolve_followup
+from qa.extractor import Extractor, Guess
+from qa.reader import ReaderSettings, key_span, question_type, resolve_followup
 
 SEED_SENTENCE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
 
@@ -46,6 +48,30 @@ def test_seed_question_quotes_the_sentence_and_highlights_expertise(qa: QA) -> N
     assert a.highlight is not None and a.text[a.highlight.start : a.highlight.end] == "the expertise"
     assert a.citations[0].title == "Putin and the Ayatollah: A Bromance to Watch"
     _assert_grounded(qa, a)
+
+
+class _CountingExtractor(Extractor):
+    """The real extractor, recording how many sentences each question makes it read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.widths: list[int] = []
+
+    def spans(self, question: str, texts: list[str], hints: Sequence[tuple[int, int] | None] = (),
+              margin: float = 0.0) -> list[Guess]:
+        self.widths.append(len(texts))
+        return super().spans(question, texts, hints, margin)
+
+
+@pytest.mark.slow
+def test_large_index_rereads_fewer_sentences(built_index: Path, embedder: object) -> None:
+    for settings, width in ((ReaderSettings(), 6), (ReaderSettings(large_above=0, rerank_large=2), 2)):
+        qa = QA(built_index, sample=False, reader=settings)
+        qa.reader.extractor = counting = _CountingExtractor()
+        a = qa.answer("What did Iran badly need from Russia?")
+        assert counting.widths == [width]
+        assert a.found and SEED_SENTENCE in a.text
+        _assert_grounded(qa, a)
 
 
 @pytest.mark.slow
