@@ -10,8 +10,8 @@
    the answer, 0 for wrong sentences and for out-of-corpus questions.
 Steps 1 and 2 use questions of the articles the extractor was not trained on (its card lists
 them), split in two by a seeded shuffle: weights are fitted on one half and the printed accuracy
-is measured on the other. Usage:
-    python eval/tune_reader.py eval/data/squad-dev-v1.1-half.json [--limit N] [--reranks 3,4,5]
+is measured on the other (``qa.evaluation.reader_tuning`` holds every sample). Usage:
+    python eval/tune_reader.py eval/data/squad-dev-v1.1-half.json [--limit N] [--reranks 3,4,5,6]
 """
 
 from __future__ import annotations

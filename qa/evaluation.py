@@ -417,7 +417,8 @@ class ReaderTuning:
 
 
 def reader_tuning(dataset: Path, limit: int = 2000) -> ReaderTuning:
-    """The seeded question samples of ``ReaderTuning`` (``limit`` per sample)."""
+    """The seeded question samples of ``ReaderTuning``: ``limit`` per sample, as ``--limit`` of
+    ``eval/tune_reader.py`` (2,000 there and here by default)."""
     unseen = {t.replace("_", " ") for t in extractor_card()["held_out_titles"]}
     answerable = [q for q in load_questions(dataset) if not q.impossible]
     questions = sample([q for q in answerable if q.title in unseen], limit, seed=1)

@@ -56,7 +56,7 @@ class ReaderSettings(BaseModel):
     rerank: int = Field(default=6, ge=1, le=50)
     extractor_weight: float = 0.4
     # Above ``large_above`` sentences the re-read narrows to ``rerank_large``: there retrieval and
-    # scoring take 30 ms more, and re-reading 6 took the bench's 100x answer() p95 to 102-122 ms
+    # scoring take about 25 ms more, and re-reading 6 took the bench's 100x answer() p95 to 102-122 ms
     # (3 runs) against its 100 ms budget. The extractor weight stays the one fitted for 6. What
     # re-reading 3 costs where it can be measured (1x, unseen articles): accuracy 0.803 -> 0.789.
     rerank_large: int = Field(default=3, ge=1, le=50)
