@@ -295,11 +295,6 @@ def evaluate_answers(dataset: Path, limit: int | None = None, out: Path | None =
     # honest ones for articles it has never seen.
     unseen = {t.replace("_", " ") for t in extractor_card()["held_out_titles"]}
     unseen_rows = [r for r, q in zip(main["rows"], questions, strict=True) if q.title in unseen]
-    # The reader's weights and calibration were fitted on some of those questions of the tuning
-    # set (``reader_tuning``); the others were used to fit nothing at all.
-    fitted = reader_tuning(TUNING_SET).fitted_ids if TUNING_SET.exists() else None
-    clean_rows = [r for r, q in zip(main["rows"], questions, strict=True)
-                  if q.title in unseen and fitted is not None and q.id not in fitted]
 
     # Abstention: index every other title, ask questions about both halves.
     inside = set(titles[::2])
@@ -323,8 +318,12 @@ def evaluate_answers(dataset: Path, limit: int | None = None, out: Path | None =
             "threshold": qa.reader.settings.threshold,
         },
     }
-    if fitted is not None:
-        report["fitted_on_nothing"] = {"questions": len(clean_rows), **_quality(clean_rows)}
+    if TUNING_SET.exists():
+        # The reader's weights and calibration were fitted on some of the unseen articles'
+        # questions of the tuning set (``reader_tuning``); the others were used to fit nothing.
+        fitted = reader_tuning(TUNING_SET).fitted_ids
+        clean = [r for r, q in zip(main["rows"], questions, strict=True) if q.title in unseen and q.id not in fitted]
+        report["fitted_on_nothing"] = {"questions": len(clean), **_quality(clean)}
     if v2_dataset is not None and v2_dataset.exists():
         v2_dir, _ = build_index(v2_dataset, cache=cache)
         v2 = QA(v2_dir, sample=False, reader=reader)
