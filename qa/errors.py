@@ -4,17 +4,20 @@ Every error the package raises on purpose derives from one root, so callers (the
 can catch ``QAError`` and show its message as a sentence instead of a traceback::
 
     QAError
-    ├── IngestError            a file could not be read or parsed (names the file and reason)
-    ├── IndexError_            the on-disk index is missing, damaged or in use
-    │   ├── IndexMismatchError built with other settings (model, dimension, chunking, schema)
-    │   ├── IndexCorruptError  SQLite and FAISS disagree, or a file is damaged
-    │   └── IndexBusyError     another process holds the write lock
-    └── QueryError             the question cannot be asked (empty, too long)
+    ├── IngestError                a file could not be read or parsed (names the file and reason)
+    ├── IndexUnusableError         the on-disk index cannot be used as it is
+    │   ├── IndexNotFoundError     no index in the directory (build one with `qa ingest`)
+    │   ├── IndexMismatchError     built with other settings (schema, chunking) or another embedder
+    │   ├── IndexCorruptError      SQLite and FAISS disagree, or a file is damaged
+    │   └── IndexBusyError         another process holds the write lock
+    └── QueryError                 the question cannot be asked (empty, too long)
 
 Bad arguments from programmers stay ``ValueError`` / ``TypeError``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class QAError(Exception):
@@ -30,21 +33,30 @@ class IngestError(QAError):
         self.reason = reason
 
 
-class IndexError_(QAError):  # noqa: N801 - avoids shadowing the builtin IndexError
+class IndexUnusableError(QAError):
     """The index directory cannot be used as it is."""
 
 
-class IndexMismatchError(IndexError_):
-    """The index was built with settings other than the ones asked for."""
+class IndexNotFoundError(IndexUnusableError):
+    """The directory holds no index (no manifest)."""
 
 
-class IndexCorruptError(IndexError_):
+class IndexMismatchError(IndexUnusableError):
+    """The index was built with settings or an embedder other than the ones asked for."""
+
+
+class IndexCorruptError(IndexUnusableError):
     """The index files are damaged or disagree with each other."""
 
 
-class IndexBusyError(IndexError_):
+class IndexBusyError(IndexUnusableError):
     """Another process is writing to the index."""
 
 
 class QueryError(QAError):
     """The question cannot be answered as asked (empty, or longer than the limit)."""
+
+
+def rebuild_hint(directory: str | Path) -> str:
+    """The one sentence every damaged-index message ends with: how to rebuild it."""
+    return f"Rebuild the index with `qa ingest PATH --index {directory} --rebuild`."

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import IngestError
-from qa.models import Article, Rejection
+from qa.models import Article, Rejection, content_hash
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".json", ".jsonl"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+SQUAD_PARAGRAPH_GAP = "\n\n"  # joins a SQuAD article's paragraphs
 
 _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -335,7 +336,7 @@ def _html_article(text: str, path: Path) -> Article:
     if not blocks:
         raise IngestError(str(path), "HTML has no readable text")
     return _article(
-        title=_shorten(title), author=meta("author", "article:author"), published=published,
+        title=shorten(title), author=meta("author", "article:author"), published=published,
         url=url if isinstance(url, str) else None, source=str(path), text="\n\n".join(blocks),
         key=url if isinstance(url, str) else path.name,
     )
@@ -400,21 +401,35 @@ def _squad_articles(items: list[Any], path: Path) -> list[Article]:
         text = squad_article_text(contexts)
         if text:
             articles.append(_article(title=title, author=None, published=None, url=None,
-                                     source=str(path), text=text, key=f"squad#{title}"))
+                                     source=str(path), text=text, key=squad_key(title)))
     return articles
 
 
+def squad_key(title: str) -> str:
+    """What identifies a SQuAD article (its id is ``article_id(title, squad_key(title))``)."""
+    return f"squad#{title}"
+
+
 def squad_article_text(contexts: list[str]) -> str:
-    """Join SQuAD paragraph contexts as stored; offsets of paragraph i start after i blank lines.
+    """Join SQuAD paragraph contexts as stored; see ``squad_paragraph_starts`` for the offsets.
 
     Contexts are kept verbatim (no normalisation) so gold answer offsets map exactly.
     """
-    return "\n\n".join(contexts)
+    return SQUAD_PARAGRAPH_GAP.join(contexts)
+
+
+def squad_paragraph_starts(contexts: list[str]) -> list[int]:
+    """Where each paragraph of ``squad_article_text(contexts)`` starts in the article text."""
+    starts, offset = [], 0
+    for context in contexts:
+        starts.append(offset)
+        offset += len(context) + len(SQUAD_PARAGRAPH_GAP)
+    return starts
 
 
 def _article(*, title: str, author: str | None, published: dt.date | None, url: str | None,
              source: str, text: str, key: str) -> Article:
-    title = _shorten(_clean_chars(title))  # JSON is parsed before cleaning (see ``decode``)
+    title = shorten(_clean_chars(title))  # JSON is parsed before cleaning (see ``decode``)
     author = _clean_chars(author).strip() or None if author else None
     for value in (title, author or "", url or "", text):
         try:
@@ -422,12 +437,9 @@ def _article(*, title: str, author: str | None, published: dt.date | None, url: 
         except UnicodeEncodeError:  # JSON "\ud800" escapes decode to lone surrogates
             raise IngestError(source, "holds escaped characters that are not valid Unicode "
                                       "(lone surrogates)") from None
-    digest = hashlib.sha256(
-        json.dumps([title, author, str(published), url, text]).encode("utf-8")
-    ).hexdigest()
     return Article(
         id=article_id(title, key), title=title, author=author, published=published, url=url,
-        source=source, text=text, content_hash=digest,
+        source=source, text=text, content_hash=content_hash(title, author, published, url, text),
     )
 
 
@@ -441,6 +453,7 @@ def _title_from_path(path: Path) -> str:
     return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
 
 
-def _shorten(title: str, limit: int = 300) -> str:
-    title = " ".join(title.split())
-    return title if len(title) <= limit else title[: limit - 1] + "…"
+def shorten(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,6 +7,8 @@ citation can never be edited after it was checked against the article text.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,6 +32,15 @@ class Article(_Value):
     source: str
     text: str
     content_hash: str
+
+
+def content_hash(title: str, author: str | None, published: dt.date | None, url: str | None, text: str) -> str:
+    """The hash that says whether an article changed: its metadata and text, as ingest saw them.
+
+    Ingest skips an article whose hash is already stored; ``qa check`` recomputes it from the
+    stored row to find rows edited outside article-qa.
+    """
+    return hashlib.sha256(json.dumps([title, author, str(published), url, text]).encode("utf-8")).hexdigest()
 
 
 class Span(_Value):
@@ -120,8 +131,8 @@ class IndexStats(_Value):
 RetrievalMode = Literal["fused", "dense", "lexical"]
 
 
-class Passage(_Value):
-    """A retrieved chunk with everything needed to cite it."""
+class ChunkText(_Value):
+    """A stored chunk with the metadata of its article: everything needed to cite it."""
 
     chunk_id: int
     article_id: str
@@ -131,6 +142,11 @@ class Passage(_Value):
     start: int
     end: int
     text: str
+
+
+class Passage(ChunkText):
+    """A retrieved chunk: its text and citation fields, its rank and its scores."""
+
     rank: int
     dense_score: float | None
     lexical_score: float | None
