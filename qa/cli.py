@@ -1,4 +1,4 @@
-"""The ``qa`` command line: ingest, stats, delete, search, ask, check, eval, bench.
+"""The ``qa`` command line: ingest, stats, delete, search, ask, check, serve, eval, bench.
 
 Errors from article-qa are printed as one sentence on stderr with exit status 1; tracebacks
 are kept for real bugs.
@@ -7,13 +7,16 @@ are kept for real bugs.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.pipeline import QA
+    from qa.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,92 +77,92 @@ def _parser() -> argparse.ArgumentParser:
     p = command("check", "Verify the index: ids, counts, offsets and hashes.")
     p.set_defaults(run=_check)
 
-    p = sub.add_parser("eval", help="Run an evaluation (retrieval or answers).")
-    p.add_argument("kind", choices=["retrieval", "answers"])
-    p.add_argument("dataset", type=Path, help="a SQuAD-format JSON file")
-    p.add_argument("--limit", type=int, default=None, help="questions to run (default: all)")
-    p.add_argument("--out", type=Path, default=Path("eval/reports"))
-    p.set_defaults(run=_eval)
+    p = command("serve", "Serve the web chat (answers with sources; add and delete articles). "
+                         "An empty index directory gets the sample corpus first.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=_port, default=7860, help="port to listen on (default 7860)")
+    p.set_defaults(run=_serve)
 
-    bench = _bench_module()
-    if bench is not None:
-        p = sub.add_parser("bench", help="Benchmark ingest, start-up, latency, size and memory at 1x/10x/100x.",
-                           description=bench.__doc__)
-        p.formatter_class = argparse.RawDescriptionHelpFormatter
-        bench.add_arguments(p)
-        p.set_defaults(run=bench.run_from_args)
+    _add_evaluation(sub)
     return parser
 
 
-def _bench_module() -> Any:
-    """``eval/bench.py`` of a source checkout (it needs the repository's eval data), else None.
+def _add_evaluation(sub: Any) -> None:
+    """``qa eval`` and ``qa bench``: the harness ``qa_eval`` (installed beside ``qa``) defines their
+    options and runs them; it loads the harness, the models and matplotlib only when one runs."""
+    from qa_eval import cli as evaluation
 
-    Loading it only defines functions; its heavy imports happen when the bench runs.
-    """
-    import importlib.util
+    p = sub.add_parser("eval", help="Run an evaluation (retrieval or answers).",
+                       description="Measure retrieval or answers on a SQuAD-format file; writes reports.")
+    evaluation.add_eval_arguments(p)
+    p = sub.add_parser("bench", help=evaluation.BENCH_HELP, description=evaluation.BENCH_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluation.add_bench_arguments(p)
 
-    path = Path(__file__).resolve().parent.parent / "eval" / "bench.py"
-    spec = importlib.util.spec_from_file_location("qa_eval_bench", path)
-    if spec is None or spec.loader is None or not path.exists():
-        return None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """``Settings.from_env()`` with ``--index`` over ``$QA_INDEX``."""
+    from qa.settings import Settings
+
+    return Settings.from_env(**({"index_dir": args.index} if args.index is not None else {}))
 
 
 def _index_dir(args: argparse.Namespace) -> Path:
-    from qa.api import default_index_dir
+    return _settings(args).index_dir
 
-    return Path(args.index) if args.index is not None else default_index_dir()
+
+def _opened(args: argparse.Namespace) -> QA:
+    """The index ``--index`` names, opened for reading; a missing one is an error, not made."""
+    from qa.pipeline import QA
+
+    return QA(settings=_settings(args), create=False)
 
 
 def _ingest(args: argparse.Namespace) -> int:
     import shutil
 
-    from qa.indexing import ingest_paths
     from qa.models import IndexSettings
-    from qa.store import MANIFEST, Store
+    from qa.pipeline import QA
+    from qa.store import MANIFEST
 
-    directory = _index_dir(args)
-    settings = IndexSettings(chunk_tokens=args.chunk_tokens) if args.chunk_tokens else None
+    settings = _settings(args)
+    directory = settings.index_dir
+    chunking = IndexSettings(chunk_tokens=args.chunk_tokens) if args.chunk_tokens else None
     if args.rebuild and directory.exists():
         if not (directory / MANIFEST).exists() and any(directory.iterdir()):
             print(f"error: {directory} is not an article-qa index; not deleting it", file=sys.stderr)
             return 1
         shutil.rmtree(directory)
-    store = Store.open(directory, settings, create=True)
-    report = ingest_paths(store, args.paths, max_bytes=int(args.max_mb * 1024 * 1024), progress=True)
+    qa = QA(settings=settings, sample=False, index_settings=chunking)
+    report = qa.ingest(args.paths, max_bytes=int(args.max_mb * 1024 * 1024), progress=True)
     rate = report.chunks_written / report.seconds if report.seconds else 0.0
     print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged "
           f"{len(report.unchanged)}, rejected {len(report.rejected)} "
           f"({report.chunks_written} chunks in {report.seconds:.1f} s, {rate:.1f} chunks/s)")
     for name, items in (("added", report.added), ("updated", report.updated)):
         for item in items:
-            print(f"  {name}: {item}")
+            print(f"  {name}: {item.source} ({item.title}, id {item.id})")
     for r in report.rejected:
         print(f"  rejected: {r.path}: {r.reason}")
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from qa.store import Store
-
-    store = Store.open(_index_dir(args))
-    s = store.stats()
+    qa = _opened(args)
+    s = qa.stats()
     print(f"index {s.directory}: {s.articles} articles, {s.chunks} chunks, {s.sentences} sentences, "
           f"{s.size_bytes / 1e6:.1f} MB")
     print(f"model {s.settings.model_name} ({s.settings.dimension} dims), chunks of at most "
           f"{s.settings.chunk_tokens} tokens with {s.settings.overlap_sentences} sentence overlap")
     if args.articles:
-        for a in store.articles():
+        for a in qa.articles():
             print(f"  {a.id}  {a.title}  ({a.published or 'no date'}, {a.chunks} chunks)")
     return 0
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from qa.store import Store
-
-    if Store.open(_index_dir(args)).delete(args.article_id):
+    if _opened(args).delete(args.article_id):
         print(f"deleted {args.article_id}")
         return 0
     print(f"error: no article with id {args.article_id} (see `qa stats --articles`)", file=sys.stderr)
@@ -167,13 +170,9 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from qa.embedding import Embedder
-    from qa.retrieval import Retriever
-    from qa.store import Store
+    from qa.ingest import shorten
 
-    store = Store.open(_index_dir(args))
-    passages = Retriever(store, Embedder(store.settings.model_name)).search(
-        args.text, k=args.k, mode=args.mode)
+    passages = _opened(args).search(args.text, k=args.k, mode=args.mode)
     if not passages:
         print("no passages found")
     for p in passages:
@@ -182,15 +181,15 @@ def _search(args: argparse.Namespace) -> int:
             (("dense", p.dense_score), ("lexical", p.lexical_score), ("score", p.score))
             if value is not None)
         print(f"[{p.rank}] {p.title} ({p.article_id}, characters {p.start}-{p.end}) {scores}")
-        print(f"    {_shorten(p.text, 300)}")
+        print(f"    {shorten(p.text, 300)}")
     return 0
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from qa.api import QA
+    from qa.pipeline import QA
 
-    directory = _index_dir(args)
-    answer = QA(directory, sample=args.index is None).answer(args.question, k=args.k)
+    # Without --index, the default index is built from the sample corpus on first use.
+    answer = QA(settings=_settings(args), sample=args.index is None).answer(args.question, k=args.k)
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
@@ -200,34 +199,30 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from qa.store import Store
+    from qa.errors import rebuild_hint
 
-    directory = _index_dir(args)
-    problems = Store.open(directory).check()
+    qa = _opened(args)
+    problems = qa.check()
     if problems:
-        print(f"{directory}: {len(problems)} problem(s) found")
+        print(f"{qa.directory}: {len(problems)} problem(s) found")
         for p in problems:
             print(f"  - {p}")
-        print(f"Rebuild with `qa ingest PATH --index {directory} --rebuild`.")
+        print(rebuild_hint(qa.directory))
         return 1
-    print(f"{directory}: OK")
+    print(f"{qa.directory}: OK")
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from qa import evaluation
-
-    if args.kind == "retrieval":
-        report = evaluation.evaluate_retrieval(args.dataset, limit=args.limit, out=args.out)
-    else:
-        report = evaluation.evaluate_answers(args.dataset, limit=args.limit, out=args.out)
-    print(json.dumps(report, indent=2))
-    return 0
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _serve(args: argparse.Namespace) -> int:
+    from qa.web import run  # gradio loads here, not on `import qa` or `qa --help`
+
+    return run(_index_dir(args), args.host, args.port)
 
 
 if __name__ == "__main__":

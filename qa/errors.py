@@ -10,7 +10,8 @@ can catch ``QAError`` and show its message as a sentence instead of a traceback:
     │   ├── IndexMismatchError     built with other settings (schema, chunking) or another embedder
     │   ├── IndexCorruptError      SQLite and FAISS disagree, or a file is damaged
     │   └── IndexBusyError         another process holds the write lock
-    └── QueryError                 the question cannot be asked (empty, too long)
+    ├── QueryError                 the question cannot be asked (empty, too long)
+    └── ConfigError                a setting or ``QA_*`` variable holds a value it cannot take
 
 Bad arguments from programmers stay ``ValueError`` / ``TypeError``.
 """
@@ -55,6 +56,10 @@ class IndexBusyError(IndexUnusableError):
 
 class QueryError(QAError):
     """The question cannot be answered as asked (empty, or longer than the limit)."""
+
+
+class ConfigError(QAError, ValueError):
+    """A setting (or the environment variable it was read from) holds an unusable value."""
 
 
 def rebuild_hint(directory: str | Path) -> str:

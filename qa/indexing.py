@@ -1,6 +1,8 @@
 """Indexing: read files, skip what is unchanged, chunk, embed and write in crash-safe batches.
 
-This is the write path that ``qa ingest``, the app's upload and ``QA.ingest`` share.
+This is the write path that ``qa ingest``, the app's upload, ``QA.ingest`` and the bench share.
+The encoder is the caller's (the index's embedder, or the bench's synthetic one), and a
+``StageSeconds`` passed in collects where the time went.
 """
 
 from __future__ import annotations
@@ -8,61 +10,90 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from qa.chunking import chunk_article, split_sentences
-from qa.embedding import Embedder
+from qa.embedding import Vectors
 from qa.ingest import DEFAULT_MAX_BYTES, iter_paths, read_articles
-from qa.models import Article, IngestReport, Rejection
+from qa.models import Article, Chunk, IngestedArticle, IngestReport, Rejection, Sentence
 from qa.store import Prepared, Store
 
 # Articles are committed in batches of about this many vectors: a crash loses at most one batch
-# of work, and each commit rewrites the FAISS files once.
-_BATCH_VECTORS = 2048
+# of work, and each commit rewrites the FAISS files once (``Settings.batch_vectors``).
+BATCH_VECTORS = 2048
+# Embedding in slices releases the model between them, so questions asked during a long ingest
+# wait for one slice, not for the whole article; progress moves per slice.
 _EMBED_SLICE = 64
-
-
-def _batch_vectors() -> int:
-    """Vectors per commit: ``$QA_BATCH_VECTORS`` when set (tests lower it to force many commits)."""
-    try:
-        return max(1, int(os.environ.get("QA_BATCH_VECTORS", _BATCH_VECTORS)))
-    except ValueError:
-        return _BATCH_VECTORS
-
 
 Progress = Callable[[int, int], None]
 
 
+class DocumentEncoder(Protocol):
+    """What ingest needs of an embedder: the vectors of passages and sentences, in order."""
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        """(len(texts), dimension) float32 unit vectors."""
+        ...
+
+
+@dataclass
+class StageSeconds:
+    """Seconds spent per ingest stage, added to on every call that is given this object.
+
+    ``parse`` reads files (``ingest_paths`` only), ``chunk`` splits sentences and chunks,
+    ``embed`` is the encoder's time and ``write`` the store's commits (SQLite + FAISS).
+    """
+
+    parse: float = 0.0
+    chunk: float = 0.0
+    embed: float = 0.0
+    write: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """The stages in pipeline order."""
+        return {"parse": self.parse, "chunk": self.chunk, "embed": self.embed, "write": self.write}
+
+
 def ingest_paths(
-    store: Store, targets: Iterable[str | os.PathLike[str]], embedder: Embedder | None = None,
+    store: Store, targets: Iterable[str | os.PathLike[str]], encoder: DocumentEncoder, *,
     max_bytes: int = DEFAULT_MAX_BYTES, progress: bool | Progress = False,
+    batch_vectors: int = BATCH_VECTORS, timings: StageSeconds | None = None,
 ) -> IngestReport:
     """Ingest files, directories or globs into ``store``; see ``ingest_articles``."""
     start = time.perf_counter()
     articles, rejected = read_articles(iter_paths(targets), max_bytes=max_bytes)
-    report = ingest_articles(store, articles, embedder, progress=progress)
+    if timings is not None:
+        timings.parse += time.perf_counter() - start
+    report = ingest_articles(store, articles, encoder, progress=progress, batch_vectors=batch_vectors,
+                             timings=timings)
     return report.model_copy(update={
         "rejected": [*rejected, *report.rejected], "seconds": time.perf_counter() - start})
 
 
 def ingest_articles(
-    store: Store, articles: Sequence[Article], embedder: Embedder | None = None,
-    progress: bool | Progress = False,
+    store: Store, articles: Sequence[Article], encoder: DocumentEncoder, *,
+    progress: bool | Progress = False, batch_vectors: int = BATCH_VECTORS,
+    timings: StageSeconds | None = None,
 ) -> IngestReport:
     """Add new articles, replace changed ones and skip unchanged ones (by content hash).
 
     Args:
+        encoder: embeds every chunk and sentence; it must be the one the index was built with.
         progress: True for a tqdm bar on stderr, or a callback ``(done, total)`` in vectors.
+        batch_vectors: commit once about this many vectors are ready (at least one article).
+        timings: where to add the seconds of each stage.
     """
     start = time.perf_counter()
-    embedder = embedder or Embedder(store.settings.model_name)
+    stages = timings if timings is not None else StageSeconds()
     known = store.content_hashes()
-    added: list[str] = []
-    updated: list[str] = []
-    unchanged: list[str] = []
+    added: list[IngestedArticle] = []
+    updated: list[IngestedArticle] = []
+    unchanged: list[IngestedArticle] = []
     rejected: list[Rejection] = []
-    todo: list[tuple[Article, list, list]] = []  # type: ignore[type-arg]
+    todo: list[tuple[Article, list[Chunk], list[Sentence]]] = []
     seen: set[str] = set()
     for article in articles:
         if article.id in seen:
@@ -71,47 +102,56 @@ def ingest_articles(
             continue
         seen.add(article.id)
         if known.get(article.id) == article.content_hash:
-            unchanged.append(article.source + _title_note(article))
+            unchanged.append(_ingested(article))
             continue
+        started = time.perf_counter()
         sentences = split_sentences(article.text)
         chunks = chunk_article(article, sentences, store.settings)
+        stages.chunk += time.perf_counter() - started
         if not chunks:
             rejected.append(Rejection(path=article.source, reason="no text left after cleaning"))
             continue
-        (updated if article.id in known else added).append(article.source + _title_note(article))
+        (updated if article.id in known else added).append(_ingested(article))
         todo.append((article, chunks, sentences))
 
     total = sum(len(c) + len(s) for _, c, s in todo)
     report_progress = _progress(progress, total)
     written = 0
     done = 0
-    batch_vectors = _batch_vectors()
     batch: list[Prepared] = []
     size = 0
     for article, chunks, sentences in todo:
         texts = [c.text for c in chunks] + [article.text[s.start : s.end] for s in sentences]
         parts = []
-        # Embedding in slices releases the model between them, so questions asked during a
-        # long ingest wait for one slice, not for the whole article; progress moves per slice.
         for first in range(0, len(texts), _EMBED_SLICE):
-            parts.append(embedder.encode_documents(texts[first : first + _EMBED_SLICE]))
+            started = time.perf_counter()
+            parts.append(encoder.encode_documents(texts[first : first + _EMBED_SLICE]))
+            stages.embed += time.perf_counter() - started
             done += min(_EMBED_SLICE, len(texts) - first)
             report_progress(done)
         vectors = np.concatenate(parts)
         batch.append(Prepared(article, chunks, sentences, vectors[: len(chunks)], vectors[len(chunks) :]))
         size += len(texts)
         if size >= batch_vectors:
-            written += len(store.write(batch))
+            written += _write(store, batch, stages)
             batch, size = [], 0
     if batch:
-        written += len(store.write(batch))
+        written += _write(store, batch, stages)
     report_progress(-1)
     return IngestReport(added=added, updated=updated, unchanged=unchanged, rejected=rejected,
                         chunks_written=written, seconds=time.perf_counter() - start)
 
 
-def _title_note(article: Article) -> str:
-    return "" if article.source.endswith((".md", ".txt", ".html", ".htm")) else f" ({article.title})"
+def _write(store: Store, batch: list[Prepared], stages: StageSeconds) -> int:
+    """Commit ``batch``; returns the chunks written."""
+    started = time.perf_counter()
+    written = len(store.write(batch))
+    stages.write += time.perf_counter() - started
+    return written
+
+
+def _ingested(article: Article) -> IngestedArticle:
+    return IngestedArticle(id=article.id, title=article.title, source=article.source)
 
 
 def _progress(progress: bool | Progress, total: int) -> Callable[[int], None]:

@@ -91,12 +91,20 @@ class Rejection(_Value):
     reason: str
 
 
-class IngestReport(_Value):
-    """What an ingest did, file by file."""
+class IngestedArticle(_Value):
+    """An article an ingest added, updated or found unchanged, and the file it came from."""
 
-    added: list[str] = []
-    updated: list[str] = []
-    unchanged: list[str] = []
+    id: str
+    title: str
+    source: str
+
+
+class IngestReport(_Value):
+    """What an ingest did, article by article."""
+
+    added: list[IngestedArticle] = []
+    updated: list[IngestedArticle] = []
+    unchanged: list[IngestedArticle] = []
     rejected: list[Rejection] = []
     chunks_written: int = 0
     seconds: float = 0.0

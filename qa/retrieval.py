@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from qa.embedding import Embedder, Vectors
-from qa.models import Passage, RetrievalMode
-from qa.store import ChunkRow, Store
+from qa.models import ChunkText, Passage, RetrievalMode
+from qa.settings import LexicalSettings, RetrievalSettings
+
+if TYPE_CHECKING:
+    from qa.embedding import Embedder, Vectors
+    from qa.store import Store
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# The one BM25 query that scores every candidate goes this many times deeper than each list.
 _LEXICAL_DEPTH = 4
-COMMON_FRACTION = 0.1
-COMMON_ABOVE = 50_000
+MAX_QUERY_WORDS = 64  # words of a question that reach the BM25 query
 # Function words match nearly every chunk; leaving them out keeps OR queries selective and fast.
 STOPWORDS = frozenset(
     "a an and are as at be been but by did do does for from had has have he her his how i if in "
@@ -28,23 +32,6 @@ STOPWORDS = frozenset(
     "they this to was we were what when where which who whom whose why will with would you your"
     .split()
 )
-
-
-class RetrievalSettings(BaseModel):
-    """How the retriever searches and fuses; per-call arguments override ``k`` and ``mode``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    k: int = Field(default=5, ge=1, le=100)
-    mode: RetrievalMode = "fused"
-    candidates: int = Field(default=50, ge=1, description="depth of each list before fusion")
-    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
-    sentence_weight: float = Field(default=0.75, ge=0.0, le=1.0)
-    max_question_chars: int = Field(default=2000, ge=1)
-    # In an index of more than ``common_above`` chunks, words in more than ``common_fraction`` of
-    # them are left out of BM25 queries (see ``common_words``).
-    common_fraction: float = Field(default=COMMON_FRACTION, gt=0.0, le=1.0)
-    common_above: int = Field(default=COMMON_ABOVE, ge=0)
 
 
 class Filters(BaseModel):
@@ -62,7 +49,7 @@ def query_words(text: str) -> list[str]:
     """The question's distinct lower-cased words, stopwords dropped unless nothing else is left."""
     words = [w.lower() for w in _WORD.findall(text)]
     kept = [w for w in words if w not in STOPWORDS] or words
-    return list(dict.fromkeys(kept))[:64]
+    return list(dict.fromkeys(kept))[:MAX_QUERY_WORDS]
 
 
 def fts_query(text: str, common: Collection[str] = ()) -> str:
@@ -75,10 +62,17 @@ def fts_query(text: str, common: Collection[str] = ()) -> str:
     return " OR ".join(f'"{w}"' for w in [w for w in words if w not in common] or words)
 
 
-def common_words(store: Store, text: str, kind: str, fraction: float = COMMON_FRACTION,
-                 above: int = COMMON_ABOVE) -> set[str]:
-    """The question's words held by more than ``fraction`` of the chunks or sentences, when
-    there are more than ``above`` of them (else none).
+class TermStatistics(Protocol):
+    """Row counts of the lexical tables (``qa.store.Store`` provides them)."""
+
+    def term_documents(self, words: Sequence[str], kind: Literal["chunks", "sentences"] = "sentences",
+                       ) -> tuple[int, dict[str, int]]: ...
+
+
+def common_words(stats: TermStatistics, text: str, kind: Literal["chunks", "sentences"],
+                 lexical: LexicalSettings | None = None) -> set[str]:
+    """The question's words held by more than ``common_fraction`` of the chunks or sentences,
+    when there are more than ``common_above`` of them (else none).
 
     FTS5 scores every row holding any query word, so in a large index a word in a tenth of the
     rows costs more than all the others while adding little (its IDF is below log 9). On the
@@ -87,18 +81,19 @@ def common_words(store: Store, text: str, kind: str, fraction: float = COMMON_FR
     word: their queries take under a millisecond, and forcing the cut on the dev split cost
     R@1 0.828 -> 0.822 and R@5 0.965 -> 0.964 (eval/README.md).
     """
-    if store.term_documents([], kind)[0] <= above:  # the row count alone: no stemming needed
+    lexical = lexical or LexicalSettings()
+    if stats.term_documents([], kind)[0] <= lexical.common_above:  # the row count alone: no stemming
         return set()
     words = query_words(text)
-    total, counts = store.term_documents(words, kind)
-    return {w for w in words if counts[w] > fraction * total}
+    total, counts = stats.term_documents(words, kind)
+    return {w for w in words if counts[w] > lexical.common_fraction * total}
 
 
 class Retriever:
     """Finds the passages most likely to answer a question.
 
     Example:
-        >>> retriever = Retriever(Store.open("index"), Embedder())
+        >>> retriever = Retriever(Store.open("index"), BundledEmbedder())
         >>> [p.title for p in retriever.search("Who built Bushehr?", k=1)]
         ['Putin and the Ayatollah: A Bromance to Watch']
     """
@@ -115,7 +110,11 @@ class Retriever:
         """Best-first passages for ``question``.
 
         Args:
+            k: passages to return (default ``settings.k``); must be positive.
             query_vector: the question's embedding, when the caller already has it: (1, dim).
+
+        Raises:
+            ValueError: ``k`` is not positive.
         """
         k = self.settings.k if k is None else k
         if k <= 0:
@@ -181,8 +180,7 @@ class Retriever:
 
     def match(self, question: str) -> str:
         """The BM25 query of ``question`` against chunks, common words left out."""
-        s = self.settings
-        return fts_query(question, common_words(self.store, question, "chunks", s.common_fraction, s.common_above))
+        return fts_query(question, common_words(self.store, question, "chunks", self.settings.lexical))
 
     def _allowed(self, filters: Filters | None) -> list[int] | None:
         if filters is None or filters == Filters():
@@ -209,10 +207,6 @@ class Retriever:
         return best
 
 
-def _passage(row: ChunkRow, rank: int, dense: float | None, lexical: float | None, score: float) -> Passage:
-    return Passage(
-        chunk_id=row.id, article_id=row.article_id, title=row.title, url=row.url,
-        published=row.published, start=row.start, end=row.end, text=row.text, rank=rank,
-        dense_score=dense, lexical_score=lexical, score=score,
-    )
+def _passage(row: ChunkText, rank: int, dense: float | None, lexical: float | None, score: float) -> Passage:
+    return Passage(**row.model_dump(), rank=rank, dense_score=dense, lexical_score=lexical, score=score)
 

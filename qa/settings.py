@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from qa.errors import ConfigError
 from qa.models import RetrievalMode
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
@@ -148,7 +149,7 @@ class Settings(_Settings):
         """Defaults, then ``QA_*`` variables (see the module docstring), then ``overrides``.
 
         Raises:
-            ValueError: a variable holds a value its setting does not accept (names the variable).
+            ConfigError: a variable holds a value its setting does not accept (names the variable).
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -159,7 +160,7 @@ class Settings(_Settings):
                     cls.model_validate({field: raw})
                 except ValidationError as e:
                     reason = e.errors()[0]["msg"]
-                    raise ValueError(f"${variable} is {raw!r}: {reason}") from None
+                    raise ConfigError(f"${variable} is {raw!r}: {reason}.") from None
                 values[field] = raw
         return cls.model_validate({**values, **overrides})
 

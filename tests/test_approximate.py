@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from qa.models import Article, Chunk, Sentence
-from qa.store import DEFAULT_APPROXIMATE_ABOVE, Prepared, Store, _build_hnsw, _new_index, _search_approximate
+from qa.models import Article, Chunk, Sentence, content_hash
+from qa.settings import Settings
+from qa.store import DEFAULT_APPROXIMATE_ABOVE, Prepared, Store
+from qa.store.vectors import build_hnsw, new_index, search_approximate
 
 DIM = 384
 
@@ -37,12 +37,12 @@ def recall_by_score(queries: np.ndarray, base: np.ndarray, ids: np.ndarray, got:
 def test_hnsw_recall_at_10_against_brute_force(n: int) -> None:
     base = clustered(n, seed=n)
     ids = np.arange(n, dtype=np.int64) * 3 + 11  # ids unlike positions, as after deletes
-    exact = _new_index(DIM)
+    exact = new_index(DIM)
     exact.add_with_ids(base, ids)
-    graph = _build_hnsw(exact)
+    graph = build_hnsw(exact)
     assert graph.ntotal == n
     queries = clustered(50, seed=n + 1)
-    scores, got = _search_approximate(graph, queries, 10)
+    scores, got = search_approximate(graph, queries, 10)
     assert got.shape == (50, 10)
     assert set(got.ravel()) <= set(ids)
     assert recall_by_score(queries, base, ids, got, 10) >= 0.98
@@ -54,9 +54,9 @@ def test_hnsw_recall_at_10_against_brute_force(n: int) -> None:
 
 def test_k_above_size_is_clamped() -> None:
     base = clustered(20, seed=3)
-    exact = _new_index(DIM)
+    exact = new_index(DIM)
     exact.add_with_ids(base, np.arange(20, dtype=np.int64))
-    scores, got = _search_approximate(_build_hnsw(exact), base[:2], 50)
+    scores, got = search_approximate(build_hnsw(exact), base[:2], 50)
     assert got.shape == (2, 20)
     assert sorted(got[0]) == list(range(20))
 
@@ -64,8 +64,8 @@ def test_k_above_size_is_clamped() -> None:
 def _article(number: int, sentences: int) -> Article:
     text = " ".join(f"Sentence {number}-{i} talks about topic {i % 7}." for i in range(sentences))
     title = f"Article {number}"
-    digest = hashlib.sha256(json.dumps([title, None, "None", None, text]).encode()).hexdigest()  # as Store.check
-    return Article(id=f"a{number}", title=title, source=f"a{number}.txt", text=text, content_hash=digest)
+    return Article(id=f"a{number}", title=title, source=f"a{number}.txt", text=text,
+                   content_hash=content_hash(title, None, None, None, text))
 
 
 def _prepared(number: int, sentences: int, vectors: np.ndarray) -> Prepared:
@@ -87,7 +87,7 @@ def test_store_switches_to_hnsw_above_the_threshold_and_stays_consistent(tmp_pat
     store.write([_prepared(n, 300, base[n * 300 : (n + 1) * 300]) for n in range(5)])
     assert store.stats().approximate
     queries = clustered(40, seed=8)
-    ids = np.asarray([r[0] for r in store._query("SELECT id FROM chunks ORDER BY id")])  # as base
+    ids = np.asarray(store.row_ids("chunks"))  # as base
     _, exact = store.dense_chunks(queries, 10, exact=True)
     _, approx = store.dense_chunks(queries, 10)
     assert recall_by_score(queries, base, ids, approx, 10) >= 0.98
@@ -121,14 +121,15 @@ def test_below_the_threshold_search_stays_exact(tmp_path: Path) -> None:
     assert not list((tmp_path / "index").glob("*.hnsw.faiss"))
 
 
-def test_threshold_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("QA_APPROXIMATE_ABOVE", raising=False)
-    assert Store(tmp_path, Store.open(tmp_path / "i", create=True).settings).approximate_above == \
-        DEFAULT_APPROXIMATE_ABOVE
-    monkeypatch.setenv("QA_APPROXIMATE_ABOVE", "12")
-    assert Store.open(tmp_path / "i").approximate_above == 12
-    monkeypatch.setenv("QA_APPROXIMATE_ABOVE", "many")
+def test_threshold_comes_from_the_settings(tmp_path: Path) -> None:
+    """The store reads no environment: ``Settings.from_env`` reads the variable, callers pass it."""
+    assert Store.open(tmp_path / "i", create=True).approximate_above == DEFAULT_APPROXIMATE_ABOVE
+    assert Settings().approximate_above == DEFAULT_APPROXIMATE_ABOVE
+    assert Settings.from_env(environ={"QA_APPROXIMATE_ABOVE": "12"}).approximate_above == 12
+    assert Settings.from_env(environ={}).approximate_above == DEFAULT_APPROXIMATE_ABOVE
     with pytest.raises(ValueError, match="QA_APPROXIMATE_ABOVE"):
-        Store.open(tmp_path / "i")
+        Settings.from_env(environ={"QA_APPROXIMATE_ABOVE": "many"})
+    settings = Settings.from_env(environ={"QA_APPROXIMATE_ABOVE": "12"})
+    assert Store.open(tmp_path / "i", approximate_above=settings.approximate_above).approximate_above == 12
     with pytest.raises(ValueError, match="approximate_above"):
         Store.open(tmp_path / "i", approximate_above=-1)

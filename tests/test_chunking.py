@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from qa.api import sample_corpus
+from qa import sample_corpus
 from qa.chunking import chunk_article, count_tokens, split_sentences
 from qa.embedding import Embedder, load_model
 from qa.ingest import iter_paths, read_articles
@@ -133,7 +133,7 @@ def test_chunks_hold_whole_sentences(corpus: list[Chunked]) -> None:
 @pytest.mark.slow
 def test_corpus_chunks_fit_the_embedder_window(corpus: list[Chunked], embedder: Embedder) -> None:
     """The model truncates at 256 word pieces; a default chunk must never lose its tail."""
-    model = load_model(embedder.model_name)
+    model = load_model(embedder.name)
     assert model.max_seq_length == EMBEDDER_WINDOW
     texts = [c.text for item in corpus for c in item.chunks]
     encoded = model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
@@ -284,7 +284,7 @@ def test_chunking_is_deterministic(corpus: list[Chunked]) -> None:
 def test_chunking_is_deterministic_across_processes(corpus: list[Chunked]) -> None:
     script = """
 import hashlib, json
-from qa.api import sample_corpus
+from qa import sample_corpus
 from qa.chunking import chunk_article, split_sentences
 from qa.ingest import iter_paths, read_articles
 from qa.models import IndexSettings

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from qa.chunking import chunk_article, split_sentences
-from qa.embedding import BACKEND_ENV, Embedder, default_backend, export_onnx, load_onnx_model
+from qa.embedding import BundledEmbedder, Embedder
+from qa.embedding.bundled import load_onnx_model
+from qa.embedding.onnx import export_onnx
+from qa.errors import ConfigError
 from qa.ingest import read_file
 from qa.models import DEFAULT_MODEL, IndexSettings
-
-pytest.importorskip("onnxruntime")
+from qa.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +35,13 @@ def sample_texts(seed_path: Path) -> list[str]:
     return [article.text[s.start : s.end] for s in sentences] + [c.text for c in chunks] + [long, "Bushehr?"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("backend", "floor"), [("onnx", 0.9999), ("onnx-int8", 0.99)])
 def test_onnx_backends_agree_with_torch(backend: str, floor: float, embedder: Embedder, onnx_cache: Path,
                                         sample_texts: list[str]) -> None:
-    assert embedder.backend == "torch" or pytest.skip("the session embedder is not the torch one")
+    assert isinstance(embedder, BundledEmbedder) and embedder.backend == "torch"
     reference = embedder.encode_documents(sample_texts)
-    onnx = Embedder(backend=backend, cache_dir=onnx_cache)  # type: ignore[arg-type]
+    onnx = BundledEmbedder(backend=backend, cache_dir=onnx_cache)  # type: ignore[arg-type]
     vectors = onnx.encode_documents(sample_texts)
     assert vectors.shape == reference.shape == (len(sample_texts), 384)
     assert vectors.dtype == np.float32
@@ -50,17 +53,19 @@ def test_onnx_backends_agree_with_torch(backend: str, floor: float, embedder: Em
                                1.0, atol=1 - floor)
 
 
+@pytest.mark.slow
 def test_onnx_keeps_input_order_across_length_sorted_batches(onnx_cache: Path, sample_texts: list[str]) -> None:
-    onnx = Embedder(backend="onnx", cache_dir=onnx_cache)
+    onnx = BundledEmbedder(backend="onnx", cache_dir=onnx_cache)
     together = onnx.encode_documents(sample_texts)
     alone = np.concatenate([onnx.encode_documents([t]) for t in sample_texts[:5]])
     np.testing.assert_allclose(together[:5], alone, atol=1e-4)  # padding does not change a vector
     assert onnx.encode_documents([]).shape == (0, 384)
 
 
+@pytest.mark.slow
 def test_onnx_model_loads_once_and_export_is_cached(onnx_cache: Path, tmp_path: Path) -> None:
-    first = Embedder(backend="onnx-int8", cache_dir=onnx_cache)
-    second = Embedder(backend="onnx-int8", cache_dir=tmp_path / "elsewhere")
+    first = BundledEmbedder(backend="onnx-int8", cache_dir=onnx_cache)
+    second = BundledEmbedder(backend="onnx-int8", cache_dir=tmp_path / "elsewhere")
     first.warm_up()
     first.warm_up()
     assert first._onnx() is second._onnx() is load_onnx_model(DEFAULT_MODEL, "onnx-int8", onnx_cache)
@@ -72,14 +77,14 @@ def test_onnx_model_loads_once_and_export_is_cached(onnx_cache: Path, tmp_path: 
     assert not list(onnx_cache.glob("*.tmp"))
 
 
-def test_backend_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backend_setting_is_checked() -> None:
     with pytest.raises(ValueError, match="onnx-int8"):
-        Embedder(backend="cuda")  # type: ignore[arg-type]
-    monkeypatch.setenv(BACKEND_ENV, "onnx")
-    assert default_backend() == "onnx" == Embedder().backend
-    monkeypatch.setenv(BACKEND_ENV, "fast")
-    with pytest.raises(ValueError, match=BACKEND_ENV):
-        Embedder()
+        BundledEmbedder(backend="cuda")  # type: ignore[arg-type]
+    assert Settings.from_env(environ={"QA_EMBEDDING_BACKEND": "onnx"}).embedding_backend == "onnx"
+    with pytest.raises(ConfigError, match="QA_EMBEDDING_BACKEND"):
+        Settings.from_env(environ={"QA_EMBEDDING_BACKEND": "fast"})
+    assert isinstance(BundledEmbedder(), Embedder)  # meets the protocol
+    assert (BundledEmbedder().name, BundledEmbedder().dimension) == (DEFAULT_MODEL, 384)
     with pytest.raises(ValueError, match="no ONNX export"):
         export_onnx(DEFAULT_MODEL, "torch", Path("unused"))
 

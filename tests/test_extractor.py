@@ -6,17 +6,20 @@ import json
 from pathlib import Path
 
 import pytest
+from qa_eval.squad import load_questions
+from qa_eval.tuning import extractor_card
 
-from qa.evaluation import extractor_card, f1_score, load_questions, normalize_answer
-from qa.extractor import WEIGHTS_DIR, Extractor, _whole_words
-from qa.reader import Reader, ReaderSettings
+from qa.metrics import f1_score, normalize_answer
+from qa.reader import BundledExtractor, Extractor, Reader
+from qa.reader.extractor import WEIGHTS_DIR, _whole_words
+from qa.settings import ReaderSettings
 
 SEED_SENTENCE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
 
 
 @pytest.fixture(scope="module")
 def extractor() -> Extractor:
-    e = Extractor()
+    e = BundledExtractor()
     e.warm_up()
     return e
 
@@ -28,13 +31,14 @@ def test_card_describes_a_held_out_split() -> None:
     assert (WEIGHTS_DIR / "weights.safetensors").stat().st_size > 1_000_000
 
 
+@pytest.mark.slow
 def test_seed_sentence_key_span(extractor: Extractor) -> None:
     guess = extractor.spans("What did Russia badly need?", [SEED_SENTENCE])[0]
     assert normalize_answer(SEED_SENTENCE[guess.start : guess.end]) == "cash"
     # The network alone misses which subject the question names; the heuristic hint fixes it
     # within the reader's margin, and a hint the network scores far below its best is ignored.
     question = "What did Iran badly need from Russia?"
-    hint = Reader(None, extractor=extractor)._hint(question, SEED_SENTENCE)  # type: ignore[arg-type]
+    hint = Reader(extractor)._hint(question, SEED_SENTENCE)
     guess = extractor.spans(question, [SEED_SENTENCE], [hint], ReaderSettings().hint_margin)[0]
     assert SEED_SENTENCE[guess.start : guess.end] == "the expertise"
     far = SEED_SENTENCE.index("perfect match")
@@ -42,6 +46,7 @@ def test_seed_sentence_key_span(extractor: Extractor) -> None:
     assert SEED_SENTENCE[guess.start : guess.end] != "perfect match"
 
 
+@pytest.mark.slow
 def test_spans_are_whole_words_inside_the_text(extractor: Extractor, small_squad: Path) -> None:
     """On unseen articles' gold sentences: spans are in bounds, on word edges, and mostly right."""
     data = json.loads(small_squad.read_text(encoding="utf-8"))
@@ -59,6 +64,7 @@ def test_spans_are_whole_words_inside_the_text(extractor: Extractor, small_squad
     assert sum(scores) / len(scores) > 0.5
 
 
+@pytest.mark.slow
 def test_has_answer_prefers_the_sentence_with_the_answer(extractor: Extractor) -> None:
     texts = ["The weather in Lisbon was mild that spring.",
              "Super Bowl 50 was won by the Denver Broncos, who beat the Carolina Panthers 24-10."]
@@ -67,6 +73,7 @@ def test_has_answer_prefers_the_sentence_with_the_answer(extractor: Extractor) -
     assert normalize_answer(texts[1][guesses[1].start : guesses[1].end]) == "denver broncos"
 
 
+@pytest.mark.slow
 def test_batch_of_none_and_long_text(extractor: Extractor) -> None:
     assert extractor.spans("Who?", []) == []
     long = "word " * 2000 + "The answer is Paris."

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_report import record
 
-from qa.api import QA
+from qa import QA
 from qa.errors import QAError, QueryError
 from qa.ingest import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, iter_paths, read_articles
 from qa.models import Answer, Article, Rejection

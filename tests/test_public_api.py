@@ -13,20 +13,34 @@ EXPECTED_ALL = [
     "QA",
     "Answer",
     "Article",
+    "ArticleInfo",
+    "BundledEmbedder",
+    "BundledExtractor",
     "Chunk",
     "Citation",
+    "ConfigError",
+    "Embedder",
+    "Extractor",
     "Filters",
+    "Guess",
     "IndexBusyError",
     "IndexCorruptError",
     "IndexMismatchError",
+    "IndexNotFoundError",
     "IndexSettings",
+    "IndexStats",
+    "IndexUnusableError",
     "IngestError",
     "IngestReport",
+    "IngestedArticle",
+    "LexicalSettings",
     "Passage",
     "QAError",
     "QueryError",
     "ReaderSettings",
+    "Rejection",
     "RetrievalSettings",
+    "Settings",
     "Span",
     "Turn",
     "answer",
@@ -50,9 +64,19 @@ def test_every_public_name_exists() -> None:
 
 
 def test_errors_share_one_root() -> None:
-    for name in ("IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IngestError",
-                 "QueryError"):
+    for name in ("IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
+                 "IngestError", "QueryError", "ConfigError"):
         assert issubclass(getattr(qa, name), qa.QAError), name
+    for name in ("IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError"):
+        assert issubclass(getattr(qa, name), qa.IndexUnusableError), name
+
+
+def test_error_hierarchy_docstring_names_every_error() -> None:
+    import qa.errors
+
+    errors = [n for n in qa.__all__ if n.endswith("Error")]
+    assert errors and all(n in (qa.errors.__doc__ or "") for n in errors)
+    assert not [n for n in vars(qa.errors) if n.endswith("_") and not n.startswith("__")]  # no builtin dodging
 
 
 def test_import_qa_stays_light() -> None:

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from qa_eval.squad import load_questions
 
 from qa import QA, Answer, QueryError, Turn
-from qa.evaluation import load_questions
-from qa.extractor import Extractor, Guess
-from qa.reader import ReaderSettings, key_span, question_type, resolve_followup
+from qa.conversation import resolve_followup
+from qa.reader import BundledExtractor, Guess, key_span, question_type
+from qa.settings import ReaderSettings, Settings
 
 SEED_SENTENCE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
 
@@ -22,13 +23,14 @@ def qa(built_index: Path, embedder: object) -> QA:
 
 def _assert_grounded(qa: QA, answer: Answer) -> None:
     for c in answer.citations:
-        article = qa.store.article(c.article_id)
+        article = qa.article(c.article_id)
         assert article is not None
         assert article.text[c.start : c.end] == c.quote
     if answer.found:
         assert answer.citations and answer.text == answer.citations[0].quote
-        if answer.highlight:
-            assert 0 <= answer.highlight.start < answer.highlight.end <= len(answer.text)
+        assert answer.highlight is None or 0 <= answer.highlight.start < answer.highlight.end <= len(answer.text)
+    else:
+        assert not answer.citations and answer.highlight is None
 
 
 def test_key_span_unit() -> None:
@@ -50,7 +52,7 @@ def test_seed_question_quotes_the_sentence_and_highlights_expertise(qa: QA) -> N
     _assert_grounded(qa, a)
 
 
-class _CountingExtractor(Extractor):
+class _CountingExtractor(BundledExtractor):
     """The real extractor, recording how many sentences each question makes it read."""
 
     def __init__(self) -> None:
@@ -66,8 +68,8 @@ class _CountingExtractor(Extractor):
 @pytest.mark.slow
 def test_large_index_rereads_fewer_sentences(built_index: Path, embedder: object) -> None:
     for settings, width in ((ReaderSettings(), 6), (ReaderSettings(large_above=0, rerank_large=2), 2)):
-        qa = QA(built_index, sample=False, reader=settings)
-        qa.reader.extractor = counting = _CountingExtractor()
+        counting = _CountingExtractor()
+        qa = QA(built_index, sample=False, settings=Settings(reader=settings), extractor=counting)
         a = qa.answer("What did Iran badly need from Russia?")
         assert counting.widths == [width]
         assert a.found and SEED_SENTENCE in a.text
@@ -97,10 +99,12 @@ def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> Non
 @pytest.mark.slow
 def test_answer_json_round_trip_and_markdown(qa: QA) -> None:
     a = qa.answer("Which team won Super Bowl 50?")
-    again = Answer.model_validate_json(a.model_dump_json())
-    assert again == a
-    if a.found:
-        assert "[1]" in a.to_markdown() and "**" in a.to_markdown()
+    assert a.found, a.text
+    assert Answer.model_validate_json(a.model_dump_json()) == a
+    assert "[1]" in a.to_markdown() and "**" in a.to_markdown()
+    declined = qa.answer("What is the boiling point of tungsten in kelvin?")
+    assert not declined.found
+    assert Answer.model_validate_json(declined.model_dump_json()) == declined
 
 
 def test_followup_resolution_carries_topic() -> None:

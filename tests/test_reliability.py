@@ -4,7 +4,8 @@ damaged index files.
 The crash tests drive the real ``qa`` command in a subprocess with the real model over small
 articles cut from SQuAD paragraphs, with commits lowered to a few articles each
 (``QA_BATCH_VECTORS``) so one ingest makes many crash-safe steps to be killed in. Counts go to
-``test-output/reliability.json`` for the README.
+the reliability record only when asked (``eval/reliability.py`` writes the README's
+``eval/reports/reliability.json``; a plain test run writes nothing).
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from typing import Any
 import pytest
 from reliability_report import record
 
-from qa.api import QA
+from qa import QA
 from qa.chunking import chunk_article, split_sentences
 from qa.cli import main
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, QAError
 from qa.ingest import iter_paths, read_articles
 from qa.models import Answer, IndexSettings, Passage
-from qa.store import DATABASE, MANIFEST, Store, _ids
+from qa.store import DATABASE, MANIFEST, Store
+from qa.store.files import vector_file
+from qa.store.vectors import index_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT / "eval" / "data" / "squad-dev-v1.1-half.json"
@@ -87,11 +90,12 @@ def verify_consistent(directory: Path, expected: dict[str, tuple[int, int]]) -> 
         return {"articles": 0, "generation": -1}  # killed while creating: not yet an index
     store = Store.open(directory)
     assert store.check() == []
-    vectors = store._vectors_now()
-    for kind, index in (("chunks", vectors.chunks), ("sentences", vectors.sentences)):
-        stored = {int(r[0]) for r in store._query(f"SELECT id FROM {kind}")}
-        assert stored == set(_ids(index).tolist()), kind
-    sentences = dict(store._query("SELECT article_id, count(*) FROM sentences GROUP BY article_id"))
+    import faiss
+
+    for kind in ("chunks", "sentences"):
+        index = faiss.read_index(str(vector_file(directory, kind, store.generation())))
+        assert store.row_ids(kind) == sorted(index_ids(index).tolist()), kind
+    sentences = {a: len(ids) for a, ids in store.ids_by_article("sentences").items()}
     for info in store.articles():
         assert info.id in expected, info.id
         assert (info.chunks, sentences.get(info.id, 0)) == expected[info.id], f"{info.id} is half written"
@@ -369,14 +373,12 @@ def test_readers_keep_answering_while_a_writer_ingests(
 
 
 WRITER = """
-import hashlib
-import json
 import os
 import sys
 
 import numpy as np
 
-from qa.models import Article, Chunk, Sentence
+from qa.models import Article, Chunk, Sentence, content_hash
 from qa.store import Prepared, Store
 
 
@@ -389,8 +391,8 @@ def write_many(store, count, tag, stop=None):
             return i
         text = f"Sentence number {i} of writer {tag}. Another sentence follows."
         title = f"Writer {tag} {i}"
-        digest = hashlib.sha256(json.dumps([title, None, "None", None, text]).encode()).hexdigest()
-        article = Article(id=f"w{tag}-{i}", title=title, source="w", text=text, content_hash=digest)
+        article = Article(id=f"w{tag}-{i}", title=title, source="w", text=text,
+                          content_hash=content_hash(title, None, None, None, text))
         chunk = Chunk(article_id=article.id, ordinal=0, start=0, end=len(text), text=text, token_count=14)
         vectors = rng.random((2, 384), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -422,7 +424,7 @@ def vector_index(tmp_path: Path) -> Path:
     directory = tmp_path / "vectors"
     store = Store.open(directory, create=True)
     write_many(store, 12, 7)
-    store._conn().close()  # as if the writer had exited: damage must not hide behind a live handle
+    store.close()  # as if the writer had exited: damage must not hide behind a live handle
     return directory
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from qa.embedding import Embedder
+from qa.models import Passage
 from qa.retrieval import Filters, Retriever, common_words, fts_query
-from qa.store import Store
+from qa.settings import LexicalSettings
+from qa.store import DATABASE, Store
 
-pytestmark = pytest.mark.slow
 HOSTILE = ['"', 'NEAR(a b)', "tesla*", "title:tesla", "a AND OR NOT b", "^start", "-x", "{x y}: z",
            "'; DROP TABLE chunks; --", "(((", "\"unbalanced", "*", ":", "NEAR"]
 
@@ -31,18 +34,22 @@ def test_fts_query_leaves_out_common_words() -> None:
     assert fts_query("built", common={"built"}) == '"built"'  # nothing else: keep it
 
 
+@pytest.mark.slow
 def test_term_documents_count_stems_like_match(retriever: Retriever) -> None:
     store = retriever.store
+    conn = sqlite3.connect(store.directory / DATABASE)  # MATCH itself, beside the store's counts
     for kind, table in (("chunks", "chunk_fts"), ("sentences", "sentence_fts")):
         total, counts = store.term_documents(["tesla", "needed", "need", "zzyzx", "u.s"], kind)
-        assert total == store._query(f"SELECT count(*) FROM {kind}")[0][0]
+        assert total == store.count(kind)
         for word in ("tesla", "needed", "zzyzx"):
-            expected = store._query(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (f'"{word}"',))[0][0]
+            expected = conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (f'"{word}"',)).fetchone()[0]
             assert counts[word] == expected
         assert counts["needed"] == counts["need"] > 0 and counts["zzyzx"] == 0
         assert counts["u.s"] <= min(store.term_documents(["u", "s"], kind)[1].values())
+    conn.close()
 
 
+@pytest.mark.slow
 def test_term_documents_follow_writes(index_copy: Path, embedder: Embedder, tmp_path: Path) -> None:
     from qa.indexing import ingest_paths
 
@@ -52,22 +59,38 @@ def test_term_documents_follow_writes(index_copy: Path, embedder: Embedder, tmp_
     article.write_text("# Zzyzx\n\nZzyzx is a place in California. Zzyzx Road leads there.\n", encoding="utf-8")
     ingest_paths(store, [article], embedder)
     total, counts = store.term_documents(["zzyzx"], "sentences")
-    assert counts["zzyzx"] == 2 and total == store._query("SELECT count(*) FROM sentences")[0][0]
+    assert counts["zzyzx"] == 2 and total == store.count("sentences")
 
 
+@pytest.mark.slow
 def test_common_words_are_those_in_many_rows(retriever: Retriever) -> None:
     question = "In what year did Tesla move to the United States?"
-    assert "tesla" in common_words(retriever.store, question, "chunks", 0.01, above=0)
-    assert common_words(retriever.store, question, "chunks", 1.0, above=0) == set()
-    assert common_words(retriever.store, question, "chunks", 0.01) == set()  # a small index keeps all
+    def common(fraction: float, **above: int) -> set[str]:
+        lexical = LexicalSettings(common_fraction=fraction, **above)
+        return common_words(retriever.store, question, "chunks", lexical)
+
+    assert "tesla" in common(0.01, common_above=0)
+    assert common(1.0, common_above=0) == set()
+    assert common(0.01) == set()  # a small index keeps all
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_query_text_never_breaks_match(retriever: Retriever, text: str) -> None:
-    for mode in ("lexical", "fused"):
-        retriever.search(text, k=3, mode=mode)  # must not raise
+    """Operators and quotes in a question are plain text: BM25 finds what the question's words
+    alone find (nothing when it has none), and every passage is citable."""
+    plain = " ".join(re.findall(r"\w+", text))
+    lexical = retriever.search(text, k=3, mode="lexical")
+    assert lexical == (retriever.search(plain, k=3, mode="lexical") if plain else [])
+    for passages in (lexical, retriever.search(text, k=3, mode="fused")):
+        assert all(isinstance(p, Passage) for p in passages)
+        assert [p.rank for p in passages] == list(range(1, len(passages) + 1)) and len(passages) <= 3
+        for p in passages:
+            article = retriever.store.article(p.article_id)
+            assert article is not None and article.text[p.start : p.end] == p.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["fused", "dense", "lexical"])
 def test_passages_are_citable(retriever: Retriever, mode: str) -> None:
     passages = retriever.search("Where did Nikola Tesla die?", k=5, mode=mode)  # type: ignore[arg-type]
@@ -79,6 +102,7 @@ def test_passages_are_citable(retriever: Retriever, mode: str) -> None:
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.slow
 def test_fused_finds_the_seed_passage(retriever: Retriever) -> None:
     top = retriever.search("Who agreed to build Iran's nuclear reactor at Bushehr?", k=1)[0]
     assert top.title.startswith("Putin and the Ayatollah")
@@ -86,6 +110,7 @@ def test_fused_finds_the_seed_passage(retriever: Retriever) -> None:
     assert top.dense_score is not None and top.lexical_score is not None
 
 
+@pytest.mark.slow
 def test_filters_restrict_articles(retriever: Retriever) -> None:
     only_tesla = retriever.search("Super Bowl champions", k=5, filters=Filters(title_contains="tesla"))
     assert only_tesla and all(p.title == "Nikola Tesla" for p in only_tesla)
@@ -95,7 +120,13 @@ def test_filters_restrict_articles(retriever: Retriever) -> None:
     assert none == []
 
 
+@pytest.mark.slow
 def test_k_larger_than_index_and_bad_k(retriever: Retriever) -> None:
-    assert len(retriever.search("Tesla", k=100, mode="dense")) <= 100
+    chunks = retriever.store.stats().chunks
+    assert chunks > 1
+    for mode in ("dense", "fused"):  # more than the index holds: every chunk, once
+        passages = retriever.search("Tesla", k=chunks + 5, mode=mode)  # type: ignore[arg-type]
+        assert len(passages) == len({p.chunk_id for p in passages}) == chunks
+        assert len(retriever.search("Tesla", k=chunks - 1, mode=mode)) == chunks - 1  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         retriever.search("Tesla", k=0)

@@ -13,11 +13,11 @@ import pytest
 
 from qa.chunking import chunk_article, split_sentences
 from qa.embedding import Embedder
-from qa.errors import IndexCorruptError, IndexError_, IndexMismatchError, QAError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError, rebuild_hint
 from qa.indexing import ingest_paths
 from qa.ingest import read_file
-from qa.models import IndexSettings
-from qa.store import DATABASE, MANIFEST, Prepared, Store
+from qa.models import ChunkText, IndexSettings
+from qa.store import DATABASE, MANIFEST, Prepared, Store, read_manifest
 
 QUERIES = ["Who built Bushehr?", "Who won Super Bowl 50?", "What did Nikola Tesla invent?",
            "Where did Russian bombers fly from?"]
@@ -214,7 +214,7 @@ def test_changed_article_replaces_its_chunks_and_vectors(
 
     report = ingest_paths(store, [edited], embedder)
     assert report.added == [] and report.rejected == []
-    assert report.updated == [str(edited)]
+    assert [a.source for a in report.updated] == [str(edited)]
     assert store.generation() == generation + 1
 
     new_seed = set(_chunk_ids(index_copy, seed_id).values())
@@ -293,7 +293,7 @@ def test_manifest_mismatch_says_how_to_rebuild(tmp_path: Path) -> None:
     with pytest.raises(IndexMismatchError) as info:
         Store.open(tmp_path / "idx", IndexSettings(chunk_tokens=100))
     message = str(info.value)
-    assert "--rebuild" in message and "chunk_tokens" in message and "100" in message
+    assert message.endswith(rebuild_hint(tmp_path / "idx")) and "chunk_tokens" in message and "100" in message
     assert "\n" not in message
     assert isinstance(info.value, QAError)
     # Opening with the recorded settings, or none, works.
@@ -328,24 +328,35 @@ def test_opening_a_directory_without_an_index(tmp_path: Path, make: str) -> None
         (directory / "notes.txt").write_text("not an index", encoding="utf-8")
     with pytest.raises(QAError) as info:
         Store.open(directory)
-    assert isinstance(info.value, IndexError_)
+    assert isinstance(info.value, IndexNotFoundError)
     assert str(directory) in str(info.value) and "qa ingest" in str(info.value)
+    with pytest.raises(IndexNotFoundError):
+        read_manifest(directory)
     assert not (directory / MANIFEST).exists()
 
 
 def test_damaged_manifest_is_a_mismatch(tmp_path: Path) -> None:
     Store.open(tmp_path / "idx", create=True)
+    assert read_manifest(tmp_path / "idx") == IndexSettings()
     (tmp_path / "idx" / MANIFEST).write_text("{not json", encoding="utf-8")
-    with pytest.raises(IndexMismatchError, match="--rebuild"):
-        Store.open(tmp_path / "idx")
+    for read in (Store.open, read_manifest):
+        with pytest.raises(IndexMismatchError) as info:
+            read(tmp_path / "idx")
+        assert MANIFEST in str(info.value) and str(info.value).endswith(rebuild_hint(tmp_path / "idx"))
 
 
 def test_missing_vector_file_is_reported_as_corrupt(tmp_path: Path) -> None:
     Store.open(tmp_path / "idx", create=True)
     for file in (tmp_path / "idx").glob("chunks-*.faiss"):
         file.unlink()
-    with pytest.raises(IndexCorruptError, match="--rebuild"):
+    with pytest.raises(IndexCorruptError) as info:
         Store.open(tmp_path / "idx")
+    assert "chunks-0.faiss" in str(info.value) and str(info.value).endswith(rebuild_hint(tmp_path / "idx"))
+    for file in (tmp_path / "idx").glob(f"{DATABASE}*"):
+        file.unlink()
+    with pytest.raises(IndexCorruptError) as info:
+        Store.open(tmp_path / "idx")
+    assert DATABASE in str(info.value) and str(info.value).endswith(rebuild_hint(tmp_path / "idx"))
 
 
 def test_empty_index_is_consistent_and_searchable(tmp_path: Path) -> None:
@@ -374,7 +385,7 @@ def test_a_bad_file_in_a_batch_loses_nothing(
 
     report = ingest_paths(store, [batch, tmp_path / "missing.md"], embedder)
 
-    assert report.added == [str(batch / "tiny.md")]
+    assert [a.source for a in report.added] == [str(batch / "tiny.md")]
     assert sorted(Path(r.path).name for r in report.rejected) == [
         "binary.txt", "broken.json", "empty.md", "missing.md"]
     assert all(r.reason and "\n" not in r.reason for r in report.rejected)
@@ -408,11 +419,11 @@ def test_faiss_files_are_written_by_temp_and_rename(
     assert_written_by_rename(0)
 
     source.write_text(TINY_MD, encoding="utf-8")
-    assert ingest_paths(store, [source], embedder).added == [str(source)]
+    assert [a.source for a in ingest_paths(store, [source], embedder).added] == [str(source)]
     assert_written_by_rename(1)
 
     source.write_text(TINY_MD.replace("LED lamps", "solar-powered LED lamps"), encoding="utf-8")
-    assert ingest_paths(store, [source], embedder).updated == [str(source)]
+    assert [a.source for a in ingest_paths(store, [source], embedder).updated] == [str(source)]
     assert_written_by_rename(2)
 
     article_id = read_file(source)[0].id
@@ -463,3 +474,52 @@ def test_copied_index_opens_elsewhere(tmp_path: Path) -> None:
     moved = Store.open(tmp_path / "moved")
     assert moved.stats().chunks == store.stats().chunks == 1
     _assert_consistent(moved)
+
+
+def test_public_reads_agree_with_the_database(tmp_path: Path) -> None:
+    """The reads evaluation and the bench use instead of SQL, against SQL on the file itself."""
+    store = Store.open(tmp_path / "idx", create=True)
+    assert store.count("chunks") == store.count("sentences") == 0 and store.mean_chunk_tokens() == 0.0
+    assert store.row_ids("chunks") == [] and store.chunk_spans() == {} and store.ids_by_article("sentences") == {}
+    long = "\n\n".join(f"Paragraph {n} has its own sentence about item {n}." for n in range(60))
+    first = _prepared(tmp_path / "first.txt", "A first article. It has two sentences.", 384, store)
+    second = _prepared(tmp_path / "second.txt", long, 384, store)
+    store.write([first, second])
+    store.delete(first.article.id)
+    store.write([first])  # re-written: its ids now follow the second article's
+    d = store.directory
+    for kind in ("chunks", "sentences"):
+        assert store.count(kind) == len(_sql_ids(d, f"SELECT id FROM {kind}"))  # type: ignore[arg-type]
+        assert store.row_ids(kind) == sorted(_sql_ids(d, f"SELECT id FROM {kind}"))  # type: ignore[arg-type]
+    chunks = store.ids_by_article("chunks")
+    assert list(chunks) == sorted(chunks) == sorted([first.article.id, second.article.id])
+    assert len(chunks[second.article.id]) == len(second.chunks) > 1
+    for article_id, ids in chunks.items():
+        assert ids == [int(r[0]) for r in _sql(  # type: ignore[call-overload]
+            d, "SELECT id FROM chunks WHERE article_id = ? ORDER BY ordinal", (article_id,))]
+    sentences = store.ids_by_article("sentences")
+    assert {a: len(ids) for a, ids in sentences.items()} == {
+        first.article.id: len(first.sentences), second.article.id: len(second.sentences)}
+    starts = dict(_sql(d, "SELECT id, start FROM sentences"))
+    assert all(ids == sorted(ids, key=lambda i: starts[i]) for ids in sentences.values())  # type: ignore[index]
+    spans = store.chunk_spans()
+    assert spans[second.article.id] == [(c.start, c.end) for c in second.chunks]
+    tokens = [c.token_count for p in (first, second) for c in p.chunks]
+    assert store.mean_chunk_tokens() == pytest.approx(sum(tokens) / len(tokens))
+    rows = store.chunks([*chunks[first.article.id], 10**9])
+    assert set(rows) == set(chunks[first.article.id])  # unknown ids are left out
+    row = rows[chunks[first.article.id][0]]
+    assert isinstance(row, ChunkText) and row.chunk_id == chunks[first.article.id][0]
+    assert row.title == first.article.title and row.text == first.article.text[row.start:row.end]
+    with pytest.raises(ValueError, match="kind"):
+        store.count("articles")  # type: ignore[arg-type]
+
+
+def test_close_only_closes_this_threads_connection(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    store.write([_prepared(tmp_path / "p.txt", "Closed and opened. It still reads.", 384, store)])
+    store.close()
+    assert store.stats().articles == 1  # a new connection opens on the next read
+    assert store.term_documents(["reads"])[1] == {"reads": 1}
+    store.close()
+    assert store.term_documents(["still"], "sentences")[1] == {"still": 1}  # stemming tables again

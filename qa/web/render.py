@@ -1,11 +1,11 @@
-"""HTML rendering for the web app: answers, sources, ingest reports and error sentences.
+"""HTML for the web app: answers, sources, ingest reports, upload checks and error sentences.
 
-Pure functions from models to HTML strings, with no gradio import, so they can be tested on
-their own. Every piece of text that came from an article, a file name or a user (titles, URLs,
-passages, quotes, questions) goes through ``html.escape`` before it is placed in markup, and
-only ``http(s)`` URLs become links. Offsets are never searched for again: highlights come from
-``Answer.highlight`` (inside ``Answer.text``) and from citation offsets (article offsets, like
-``Passage.start``).
+Pure functions from models to HTML strings, with no gradio import, so they can be tested (and
+imported) without loading gradio. Every piece of text that came from an article, a file name or
+a user (titles, URLs, passages, quotes, questions) goes through ``escape`` before it is placed in
+markup, and only ``http(s)`` URLs become links. Offsets are never searched for again: highlights
+come from ``Answer.highlight`` (inside ``Answer.text``) and from citation offsets (article
+offsets, like ``Passage.start``).
 
 Example:
     >>> render_question("<img src=x onerror=alert(1)>")
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from qa.errors import QAError
-from qa.models import Answer, Citation, IngestReport, Passage, Rejection
+from qa.models import Answer, Citation, IngestedArticle, IngestReport, Passage, Rejection
 
 DECLINE_HEADLINE = "The articles don't say."
 _EXCERPT_CHARS = 320
@@ -220,11 +220,9 @@ def render_sources(answer: Answer) -> str:
 
 
 # ----------------------------------------------------------------------------- corpus
-def _display(entry: str, names: Mapping[str, str]) -> str:
-    """An ingest report entry with temporary upload paths replaced by the uploaded names."""
-    for path, name in names.items():
-        entry = entry.replace(path, name)
-    return entry
+def _article_entry(article: IngestedArticle, names: Mapping[str, str]) -> str:
+    """An ingested article as listed: its title and the file it came from, as uploaded."""
+    return f"{article.title} ({names.get(article.source, article.source)})"
 
 
 def render_report(report: IngestReport | None, rejected: Iterable[Rejection] = (),
@@ -248,11 +246,11 @@ def render_report(report: IngestReport | None, rejected: Iterable[Rejection] = (
     parts = [f'<div class="qa-report"><div class="qa-report-summary">{escape(summary)}</div>']
     for label, items in (("Added", added), ("Updated", updated), ("Unchanged", unchanged)):
         if items:
-            entries = "".join(f"<li>{escape(_display(i, names))}</li>" for i in items)
+            entries = "".join(f"<li>{escape(_article_entry(i, names))}</li>" for i in items)
             parts.append(f'<div class="qa-report-group"><b>{label}</b><ul>{entries}</ul></div>')
     if refused:
         entries = "".join(
-            f'<li><span class="qa-file">{escape(_display(r.path, names))}</span>: '
+            f'<li><span class="qa-file">{escape(names.get(r.path, r.path))}</span>: '
             f"{escape(r.reason)}</li>" for r in refused)
         parts.append('<div class="qa-report-group qa-rejected"><b>Rejected</b>'
                      f"<ul>{entries}</ul></div>")

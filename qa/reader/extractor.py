@@ -16,23 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.embedding import _offline, default_cache_dir, model_path, onnx_session, trace_module
+from qa.embedding.onnx import model_path, onnx_session, trace_module
+from qa.loading import load_once, offline
+from qa.models import DEFAULT_MODEL
 
 WEIGHTS_DIR = Path(str(resources.files("qa") / "data" / "extractor"))
 MAX_SPAN_TOKENS = 30
 _NO_ANSWER = -100.0  # the has-answer score of a text the network could not read
-_MAX_LENGTH = 256
-_lock = threading.Lock()
-_sessions: dict[Path, tuple[Any, Any]] = {}
+_MAX_LENGTH = 256  # wordpieces of question + sentence: the bundled model's window
 
 
 @dataclass(frozen=True)
@@ -44,14 +43,36 @@ class Guess:
     has_answer: float
 
 
+@runtime_checkable
+class Extractor(Protocol):
+    """Marks the answer span inside each of a few texts and scores whether it holds one.
+
+    ``QA(..., extractor=...)`` accepts any object with these two methods.
+    """
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first question; safe to call twice."""
+        ...
+
+    def spans(self, question: str, texts: list[str], hints: Sequence[tuple[int, int] | None] = (),
+              margin: float = 0.0) -> list[Guess]:
+        """The best span of each text (character offsets) and its has-answer score.
+
+        Args:
+            hints: a span per text from another reader, to return instead of the model's own
+                when the model scores it within ``margin`` of its best.
+        """
+        ...
+
+
 def load_base(attention: str = "sdpa") -> tuple[Any, Any]:
     """Tokenizer and question-answering network of the bundled model (head untrained)."""
-    _offline()
+    offline()
     import transformers
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     transformers.logging.set_verbosity_error()
-    path = model_path()
+    path = model_path(DEFAULT_MODEL)
     return AutoTokenizer.from_pretrained(path), AutoModelForQuestionAnswering.from_pretrained(
         path, attn_implementation=attention)
 
@@ -104,23 +125,28 @@ def export_onnx(weights: Path, directory: Path) -> Path:
     return target
 
 
-class Extractor:
-    """Finds answer spans with ONNX Runtime (the export is made on first use and cached).
+class BundledExtractor:
+    """The shipped span extractor on ONNX Runtime (exported on first use, cached, loaded once).
+    Meets ``Extractor``.
 
     Args:
         weights: the directory of the fine-tuned tensors.
-        cache_dir: where the ONNX export is kept; default ``qa.embedding.default_cache_dir()``.
+        cache_dir: where the ONNX export is kept (``Settings.model_cache()`` by default).
 
     Example:
         >>> text = "Super Bowl 50 was won by the Denver Broncos."
-        >>> g = Extractor().spans("Which team won Super Bowl 50?", [text])[0]
+        >>> g = BundledExtractor().spans("Which team won Super Bowl 50?", [text])[0]
         >>> text[g.start:g.end]
         'Denver Broncos'
     """
 
     def __init__(self, weights: Path = WEIGHTS_DIR, cache_dir: Path | None = None) -> None:
+        if cache_dir is None:
+            from qa.settings import Settings
+
+            cache_dir = Settings().model_cache()
         self._weights = weights
-        self._cache_dir = cache_dir or default_cache_dir()
+        self._cache_dir = cache_dir
         self._session: tuple[Any, Any] | None = None
 
     def warm_up(self) -> None:
@@ -129,11 +155,11 @@ class Extractor:
 
     def _loaded(self) -> tuple[Any, Any]:
         if self._session is None:
-            with _lock:
-                file = export_onnx(self._weights, self._cache_dir)
-                if file not in _sessions:  # one session per export and process, shared by instances
-                    _sessions[file] = _session(file)
-                self._session = _sessions[file]
+            # One export and session per weights and process, shared by every instance; the
+            # export runs inside load_once's lock, so two threads never write it at once.
+            weights, cache = self._weights, self._cache_dir
+            self._session = load_once(("extractor", weights.resolve()),
+                                      lambda: _session(export_onnx(weights, cache)))
         return self._session
 
     def spans(self, question: str, texts: list[str], hints: Sequence[tuple[int, int] | None] = (),
@@ -182,7 +208,7 @@ def _session(file: Path) -> tuple[Any, Any]:
     """
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(Path(model_path()) / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(Path(model_path(DEFAULT_MODEL)) / "tokenizer.json"))
     tokenizer.enable_truncation(_MAX_LENGTH, strategy="only_second")
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return tokenizer, onnx_session(file)

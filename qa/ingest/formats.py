@@ -1,28 +1,24 @@
-"""Ingestion: turn files into ``Article`` values with clean text and metadata.
+"""Formats: Markdown and text, HTML, JSON/JSONL objects and SQuAD files to ``Article`` values.
 
-Each reader returns articles whose ``text`` is the clean text every later offset refers to.
-Files that cannot be read come back as ``Rejection`` values with a one-line reason naming the
-file, so one bad file never stops a batch.
+Each reader returns articles whose ``text`` is the clean text every later offset refers to,
+with the metadata the format carries (title, author, date, URL).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import hashlib
 import json
-import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from qa.errors import IngestError
-from qa.models import Article, Rejection, content_hash
+from qa.ingest.decode import clean_chars
+from qa.models import Article, content_hash
 
-SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".json", ".jsonl"})
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 SQUAD_PARAGRAPH_GAP = "\n\n"  # joins a SQuAD article's paragraphs
 
 _MONTHS = (
@@ -46,179 +42,9 @@ _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _MD_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _MD_QUOTE = re.compile(r"^\s*>\s?")
 _SENTENCE_END = re.compile(r"[.!?:;\"'\u201d\u2019)\]]$")
-_DROP_CHARS = dict.fromkeys(
-    c for c in range(0x20) if chr(c) not in "\n\t"
-) | {0x7F: None, 0xFEFF: None}
 
 
-def iter_paths(targets: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Expand files, directories (recursively) and glob patterns into file paths, sorted.
-
-    Symlinked directories are not followed, so a symlink loop cannot make this run forever.
-    """
-    for target in targets:
-        raw = os.fspath(target)
-        path = Path(raw)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith("."):
-                        yield Path(root) / name
-        elif path.exists() or path.is_symlink():
-            yield path
-        elif glob.has_magic(raw):
-            yield from (Path(p) for p in sorted(glob.glob(raw, recursive=True)) if Path(p).is_file())
-        else:
-            yield path  # reported as missing by read_articles
-
-
-def read_articles(
-    paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
-) -> tuple[list[Article], list[Rejection]]:
-    """Read every path into articles; unreadable files become rejections, never exceptions."""
-    articles: list[Article] = []
-    rejected: list[Rejection] = []
-    for path in paths:
-        try:
-            articles.extend(read_file(path, max_bytes=max_bytes))
-        except IngestError as e:
-            rejected.append(Rejection(path=e.path, reason=e.reason))
-    return articles, rejected
-
-
-def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
-    """Read one file into one or more articles.
-
-    Raises:
-        IngestError: the file is missing, empty, binary, too large, badly encoded or malformed.
-    """
-    name = str(path)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # undecodable bytes in the name: it could not be shown or stored
-        raise IngestError(os.fsencode(path).decode("utf-8", "backslashreplace"),
-                          "the file name is not valid UTF-8; rename the file") from None
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise IngestError(name, f"unsupported file type '{suffix or path.name}'")
-    raw = _read_bytes(path, max_bytes)
-    text = decode(raw, name, html=suffix in {".html", ".htm"},
-                  clean=suffix not in {".json", ".jsonl"})
-    if suffix in {".md", ".markdown", ".txt"}:
-        articles = [_markdown_article(text, path)]
-    elif suffix in {".html", ".htm"}:
-        articles = [_html_article(text, path)]
-    elif suffix == ".jsonl":
-        articles = _jsonl_articles(text, path)
-    else:
-        articles = _json_articles(text, path)
-    if not articles:
-        raise IngestError(name, "no article text found")
-    return articles
-
-
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    name = str(path)
-    try:
-        if not path.is_file():
-            raise IngestError(name, "not a regular file" if path.exists() else "file not found")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise IngestError(name, f"file is {size:,} bytes, over the limit of {max_bytes:,}")
-        with path.open("rb") as f:
-            raw = f.read(max_bytes + 1)
-    except OSError as e:
-        raise IngestError(name, f"cannot be read ({e.strerror or e})") from e
-    if len(raw) > max_bytes:
-        raise IngestError(name, f"file grew over the limit of {max_bytes:,} bytes while read")
-    if not raw.strip():
-        raise IngestError(name, "file is empty")
-    return raw
-
-
-def decode(raw: bytes, name: str, html: bool = False, clean: bool = True) -> str:
-    """Decode bytes as UTF-8, else as the declared or detected encoding, else reject.
-
-    Args:
-        clean: NFC-normalise and drop control characters; JSON is parsed unclean, so SQuAD
-            contexts stay verbatim and their answer offsets still map.
-
-    Raises:
-        IngestError: the bytes look binary or no encoding reads them as text.
-    """
-    finish = _clean_chars if clean else str
-    if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise IngestError(name, "looks like a binary file (contains NUL bytes)")
-    try:
-        return finish(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        pass
-    declared = _declared_charset(raw) if html else None
-    if declared:
-        try:
-            return finish(raw.decode(declared))
-        except (UnicodeDecodeError, LookupError):
-            pass
-    text = _guess_decoding(raw)
-    if text is None:
-        raise IngestError(name, "is not valid UTF-8 and no other text encoding fits it")
-    return finish(text)
-
-
-# Lower-case letters beyond ASCII of the languages legacy single-byte code pages serve.
-_ALPHABETS = tuple(frozenset(letters) for letters in (
-    "àâæçéèêëîïôœùûüÿ", "äöüß", "áéíóúüñªº", "áâãàçéêíóôõúüªº", "àèéìíîòóùúªº", "áéíóúàèëïöü",
-    "àçéèíïòóúü", "æøåé", "åäöé", "äöåšžõü", "áðéíóúýþæö", "áčďéěíňóřšťúůýž",
-    "áäčďéíĺľňóôŕšťúýž", "ąćęłńóśźż", "áéíóöőúüű", "ăâîșțşţ", "čćđšž", "çğıöşüâîû",
-    "ąčęėįšųūž", "āčēģīķļņšūž", "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўђјљњћџѓќѕ",
-    "αβγδεζηθικλμνξοπρστυφχψωάέήίόύώϊϋΐΰς",
-))
-_WESTERN = frozenset({"cp1252", "latin_1", "iso8859_15"})
-
-
-def _guess_decoding(raw: bytes) -> str | None:
-    """Decode non-UTF-8 bytes with the most plausible encoding charset-normalizer finds.
-
-    charset-normalizer often ties several single-byte code pages at the same "chaos" and may
-    pick one that turns Latin-1 French into "trčs". Among the tied candidates, one whose
-    accented letters all belong to a single language's alphabet wins, Western ones first.
-    """
-    from charset_normalizer import from_bytes
-
-    matches = from_bytes(raw[:262144])
-    best = matches.best()
-    if best is None or best.chaos > 0.2:
-        return None
-    tied = [m.encoding for m in matches if m.chaos <= best.chaos + 0.05]  # best first
-    plausible = [e for e in tied if _one_alphabet(raw[:262144].decode(e, errors="ignore"))]
-    western = [e for e in plausible if e in _WESTERN]
-    for encoding in [*western, *plausible, *tied]:
-        try:
-            return raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return None
-
-
-def _one_alphabet(text: str) -> bool:
-    lowered = (c.lower()[0] for c in text if c.isalpha() and not c.isascii())
-    letters = {c for c in lowered if not c.isascii()}  # "İ".lower() starts with an ASCII "i"
-    return any(letters <= alphabet for alphabet in _ALPHABETS)
-
-
-def _declared_charset(raw: bytes) -> str | None:
-    match = re.search(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_\-]+)", raw[:4096], re.IGNORECASE)
-    return match.group(1).decode("ascii") if match else None
-
-
-def _clean_chars(text: str) -> str:
-    """NFC-normalise and drop control characters, so offsets count what readers see."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", text).translate(_DROP_CHARS)
-
-
-def _markdown_article(text: str, path: Path) -> Article:
+def markdown_article(text: str, path: Path) -> Article:
     """Read a Markdown/text article, pulling title, byline, date and URL out of its header."""
     url_match = _URL_LINE.search(text)
     url = url_match.group(1) if url_match else None
@@ -291,7 +117,7 @@ def _parse_date(text: str) -> dt.date | None:
     return None
 
 
-def _html_article(text: str, path: Path) -> Article:
+def html_article(text: str, path: Path) -> Article:
     """Read the main text of an HTML page; scripts, styles and navigation are dropped."""
     from bs4 import BeautifulSoup
 
@@ -342,7 +168,7 @@ def _html_article(text: str, path: Path) -> Article:
     )
 
 
-def _json_articles(text: str, path: Path) -> list[Article]:
+def json_articles(text: str, path: Path) -> list[Article]:
     try:
         data = json.loads(text, strict=False)
     except (json.JSONDecodeError, RecursionError) as e:
@@ -353,7 +179,7 @@ def _json_articles(text: str, path: Path) -> list[Article]:
     return [_object_article(item, path, i) for i, item in enumerate(items)]
 
 
-def _jsonl_articles(text: str, path: Path) -> list[Article]:
+def jsonl_articles(text: str, path: Path) -> list[Article]:
     articles = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -381,7 +207,7 @@ def _object_article(item: Any, path: Path, index: int) -> Article:
     url = item.get("url") if isinstance(item.get("url"), str) else None
     author = item.get("author") if isinstance(item.get("author"), str) else None
     date = item.get("date", item.get("published"))
-    paragraphs = [re.sub(r"[ \t]+", " ", p).strip() for p in re.split(r"\n\s*\n", _clean_chars(body))]
+    paragraphs = [re.sub(r"[ \t]+", " ", p).strip() for p in re.split(r"\n\s*\n", clean_chars(body))]
     return _article(
         title=title or f"{_title_from_path(path)} #{index}", author=author,
         published=_parse_date(date) if isinstance(date, str) else None, url=url,
@@ -429,8 +255,8 @@ def squad_paragraph_starts(contexts: list[str]) -> list[int]:
 
 def _article(*, title: str, author: str | None, published: dt.date | None, url: str | None,
              source: str, text: str, key: str) -> Article:
-    title = shorten(_clean_chars(title))  # JSON is parsed before cleaning (see ``decode``)
-    author = _clean_chars(author).strip() or None if author else None
+    title = shorten(clean_chars(title))  # JSON is parsed before cleaning (see ``decode``)
+    author = clean_chars(author).strip() or None if author else None
     for value in (title, author or "", url or "", text):
         try:
             value.encode("utf-8")

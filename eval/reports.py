@@ -1,0 +1,172 @@
+"""What ``qa eval`` reports, as pydantic models, and how they are written.
+
+The JSON keys are those of the reports the README's figures come from (``eval/reports``), so
+runs before and after a change compare key by key. A key that is not an identifier (``recall@1``)
+is a field's serialization and validation alias (not ``alias``, so type checkers keep the field
+name as the constructor's keyword); field order is the written order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.models import IndexSettings, RetrievalMode
+
+
+class Report(BaseModel):
+    """A report part: frozen, no unknown keys, filled by field name or by its JSON key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        """The report as written to disk: JSON keys (aliases), absent parts left out."""
+        return json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True), indent=2) + "\n"
+
+
+def write_json(report: Report, path: Path) -> None:
+    """Write ``report.to_json()`` to ``path``, making its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.to_json(), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------- retrieval
+class ModeMetrics(Report):
+    """One retrieval mode's quality over the questions, and its query latency."""
+
+    recall_1: float = Field(serialization_alias="recall@1", validation_alias="recall@1")
+    recall_5: float = Field(serialization_alias="recall@5", validation_alias="recall@5")
+    recall_20: float = Field(serialization_alias="recall@20", validation_alias="recall@20")
+    mrr_10: float = Field(serialization_alias="mrr@10", validation_alias="mrr@10")
+    ndcg_10: float = Field(serialization_alias="ndcg@10", validation_alias="ndcg@10")
+    latency_ms_p50: float
+    latency_ms_p95: float
+
+
+class IndexSummary(Report):
+    """The evaluated index: its size, chunking and (first) build time."""
+
+    articles: int
+    chunks: int
+    mean_chunk_tokens: float
+    build_seconds: float
+    settings: IndexSettings
+
+
+class RetrievalReport(Report):
+    """``retrieval.json``: recall, MRR, nDCG and latency per retrieval mode."""
+
+    dataset: str
+    questions: int
+    index: IndexSummary
+    modes: dict[RetrievalMode, ModeMetrics]
+
+    def markdown(self) -> str:
+        """``retrieval.md``: the same figures as one table."""
+        columns = list(ModeMetrics.model_fields)
+        headers = [ModeMetrics.model_fields[c].serialization_alias or c for c in columns]
+        ix = self.index
+        lines = [
+            f"# Retrieval: {Path(self.dataset).name}, {self.questions} questions", "",
+            f"Index: {ix.articles} articles, {ix.chunks} chunks (mean {ix.mean_chunk_tokens} tokens), "
+            f"built in {ix.build_seconds} s.", "",
+            "| mode | " + " | ".join(headers) + " |",
+            "|---|" + "---|" * len(headers),
+        ]
+        for mode, values in self.modes.items():
+            lines.append(f"| {mode} | " + " | ".join(f"{getattr(values, c)}" for c in columns) + " |")
+        return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------- answers
+class Counted(Report):
+    """How many questions a figure is over."""
+
+    questions: int
+
+
+class Quality(Report):
+    """How good the answers were: a gold answer inside the quote, and key-span EM/F1."""
+
+    answer_accuracy: float
+    span_em: float
+    span_f1: float
+
+
+# Pydantic orders inherited fields from the last base to the first, so ``questions`` leads.
+class Subset(Quality, Counted):
+    """The quality over a named part of the questions."""
+
+
+class Answering(Quality):
+    """One run of ``answer()`` over some questions: quality, citations, abstention, latency."""
+
+    citation_validity: float
+    answered: float
+    latency_ms_p50: float
+    latency_ms_p95: float
+
+
+class Header(Report):
+    """Which file a report is about and how many of its questions were asked."""
+
+    dataset: str
+    questions: int
+
+
+class Abstention(Report):
+    """Declining on an index of half the articles: questions about the other half should be."""
+
+    auroc: float
+    answered_in_corpus: float
+    declined_out_of_corpus: float
+    in_corpus_questions: int
+    out_of_corpus_questions: int
+    threshold: float
+
+
+class SquadV2(Report):
+    """SQuAD v2.0's unanswerable questions (same articles, no answer in them)."""
+
+    dataset: str
+    unanswerable_questions: int
+    declined_unanswerable: float
+    answerable_questions: int
+    answered_answerable: float
+    auroc: float
+
+
+class AnswersReport(Answering, Header):
+    """``answers.json``: end-to-end answers, and the subsets that were fitted on nothing."""
+
+    extractor_unseen_articles: Subset
+    abstention: Abstention
+    fitted_on_nothing: Subset | None = None
+    squad_v2: SquadV2 | None = None
+
+    def markdown(self) -> str:
+        """``answers.md``: the report's tables."""
+        ab, unseen, clean = self.abstention, self.extractor_unseen_articles, self.fitted_on_nothing
+        lines = [
+            f"# Answers: {Path(self.dataset).name}, {self.questions} questions", "",
+            "| answer accuracy | span EM | span F1 | citation validity | answered | p50 ms | p95 ms |",
+            "|---|---|---|---|---|---|---|",
+            f"| {self.answer_accuracy} | {self.span_em} | {self.span_f1} | {self.citation_validity} | "
+            f"{self.answered} | {self.latency_ms_p50} | {self.latency_ms_p95} |", "",
+            "## Articles the span extractor never saw", "",
+            "| questions | answer accuracy | span EM | span F1 |", "|---|---|---|---|",
+            f"| {unseen.questions} | {unseen.answer_accuracy} | {unseen.span_em} | {unseen.span_f1} |",
+            *([f"| {clean.questions} of them, none used to fit the reader | {clean.answer_accuracy} | "
+               f"{clean.span_em} | {clean.span_f1} |"] if clean else []), "",
+            "## Abstention (index of half the articles)", "",
+            "| AUROC | answered in-corpus | declined out-of-corpus | threshold |", "|---|---|---|---|",
+            f"| {ab.auroc} | {ab.answered_in_corpus} | {ab.declined_out_of_corpus} | {ab.threshold} |",
+        ]
+        if self.squad_v2 is not None:
+            v2 = self.squad_v2
+            lines += ["", "## SQuAD v2.0 unanswerable questions", "",
+                      "| declined unanswerable | answered answerable | AUROC |", "|---|---|---|",
+                      f"| {v2.declined_unanswerable} | {v2.answered_answerable} | {v2.auroc} |"]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,271 @@
+"""The pipeline: ``QA`` owns the read path from a question to a cited quote, and ``answer()``.
+
+One question goes through these steps, each a call into one stage, all in ``QA.answer``::
+
+    validate -> resolve follow-up -> embed -> retrieve -> read -> cite
+    (here)      qa.conversation      embedder  qa.retrieval  qa.reader  (here)
+
+Only the last step turns offsets into quoted text, so every quote is the article's text at the
+offsets it cites.
+
+Example:
+    >>> from qa import QA
+    >>> qa = QA("index")
+    >>> qa.answer("Who built Bushehr?").text
+    "Russia and Iran have enjoyed strong economic links since 1991, when Moscow agreed ..."
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+from qa.conversation import resolve_followup
+from qa.embedding import BundledEmbedder, Embedder
+from qa.errors import IndexMismatchError, QueryError
+from qa.indexing import Progress, ingest_paths
+from qa.ingest import DEFAULT_MAX_BYTES
+from qa.models import (
+    Answer,
+    Article,
+    ArticleInfo,
+    Citation,
+    IndexSettings,
+    IndexStats,
+    IngestReport,
+    Passage,
+    RetrievalMode,
+    Span,
+    Turn,
+)
+from qa.reader import BundledExtractor, Extractor, Reader, Reading
+from qa.retrieval import Filters, Retriever
+from qa.settings import Settings
+from qa.store import MANIFEST, Store, read_manifest
+
+DECLINE = "The articles don't say."
+DECLINE_WITH_PASSAGES = "The articles don't say. These passages came closest:"
+_WORDLIKE = re.compile(r"\w", re.UNICODE)
+
+
+def sample_corpus() -> Path:
+    """The directory of the built-in sample corpus (inside the installed package)."""
+    return Path(str(resources.files("qa") / "data" / "sample"))
+
+
+class QA:
+    """An index opened for questions, with its embedder, retriever and reader.
+
+    Args:
+        index: the index directory (default ``settings.index_dir``: ``$QA_INDEX`` or ``index``).
+            With no index there, a new one is made: the built-in sample corpus is indexed into
+            it when ``sample`` is true, else it starts empty (unless ``create`` is false).
+        sample: fill a new index with the sample corpus.
+        create: make a new index where there is none; false raises ``IndexNotFoundError``.
+        settings: everything tunable (default ``Settings.from_env()``).
+        index_settings: chunking of a new index; an existing one must match it if given.
+        embedder: any ``qa.embedding.Embedder``; its name and dimension must be those the
+            index's manifest records (default: the bundled model, if the index was built with it).
+        extractor: any ``qa.reader.Extractor`` (default: the shipped span extractor).
+        progress: draw a progress bar while the sample corpus is indexed.
+
+    Raises:
+        IndexMismatchError: the index was built with another embedder or other settings.
+
+    Example:
+        >>> qa = QA("index")
+        >>> a = qa.answer("What did Iran badly need from Russia?")
+        >>> a.text[a.highlight.start : a.highlight.end]
+        'the expertise'
+    """
+
+    def __init__(
+        self, index: str | os.PathLike[str] | None = None, *, sample: bool = True, create: bool = True,
+        settings: Settings | None = None, index_settings: IndexSettings | None = None,
+        embedder: Embedder | None = None, extractor: Extractor | None = None, progress: bool = True,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.directory = Path(index) if index is not None else self.settings.index_dir
+        cache = self.settings.model_cache()
+        new = not (self.directory / MANIFEST).exists()
+        if new and not create:
+            read_manifest(self.directory)  # raises IndexNotFoundError, naming the directory
+        # The manifest is read before any model loads: a mismatched embedder costs nothing.
+        self.embedder = embedder or BundledEmbedder(self.settings.embedding_backend, cache / "onnx")
+        recorded = None if new else read_manifest(self.directory)
+        if recorded is not None:
+            _check_embedder(self.directory, recorded, self.embedder, injected=embedder is not None)
+        wanted = (index_settings or recorded or IndexSettings()).model_copy(
+            update={"model_name": self.embedder.name, "dimension": self.embedder.dimension})
+        self.store = Store.open(self.directory, wanted, create=new,
+                                approximate_above=self.settings.approximate_above)
+        self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
+        self.reader = Reader(extractor or BundledExtractor(cache_dir=cache / "extractor"),
+                             self.settings.reader, self.settings.retrieval.lexical)
+        if new and sample:
+            self.ingest([sample_corpus()], progress=progress)
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the span extractor now; safe to call twice."""
+        self.embedder.warm_up()
+        self.reader.extractor.warm_up()
+
+    # ----------------------------------------------------------------------------- writing
+    def ingest(
+        self, paths: Iterable[str | os.PathLike[str]], max_bytes: int = DEFAULT_MAX_BYTES,
+        progress: bool | Progress = False,
+    ) -> IngestReport:
+        """Add or update articles from files, directories or globs (see ``qa ingest``)."""
+        return ingest_paths(self.store, paths, self.embedder, max_bytes=max_bytes, progress=progress,
+                            batch_vectors=self.settings.batch_vectors)
+
+    def delete(self, article_id: str) -> bool:
+        """Remove an article from the index; returns whether it was there."""
+        return self.store.delete(article_id)
+
+    # ----------------------------------------------------------------------------- reading
+    def stats(self) -> IndexStats:
+        """Counts of what the index holds, its settings and size."""
+        return self.store.stats()
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every indexed article's metadata (no text), by title."""
+        return self.store.articles()
+
+    def article(self, article_id: str) -> Article | None:
+        """One article with its text, or None when there is no such article."""
+        return self.store.article(article_id)
+
+    def check(self) -> list[str]:
+        """Verify the index (ids, counts, offsets, hashes); returns the problems found."""
+        return self.store.check()
+
+    def search(
+        self, question: str, k: int | None = None, mode: RetrievalMode | None = None,
+        filters: Filters | None = None,
+    ) -> list[Passage]:
+        """Best-first passages for ``question``.
+
+        Raises:
+            ValueError: ``k`` is not positive.
+        """
+        return self.retriever.search(question, k=k, mode=mode, filters=filters)
+
+    def answer(
+        self, question: str, k: int | None = None, history: Sequence[Turn | str] = (),
+        mode: RetrievalMode | None = None, filters: Filters | None = None,
+    ) -> Answer:
+        """Answer ``question`` with a verbatim, cited quote, or decline (``found=False``).
+
+        Args:
+            k: passages to read (default ``settings.retrieval.k``); must be positive.
+            history: earlier turns, newest last, for reading a follow-up question.
+            mode: retrieval mode (default ``settings.retrieval.mode``).
+            filters: read only the articles these allow.
+
+        Raises:
+            QueryError: the question is empty or longer than ``settings.max_question_chars``.
+            ValueError: ``k`` is not positive.
+        """
+        started = time.perf_counter()
+        question = self._validated(question)
+        if k is not None and k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+        resolved = resolve_followup(question, history)
+        query_vector = self.embedder.encode_queries([resolved])
+        t_embed = time.perf_counter()
+        passages = self.retriever.search(resolved, k=k, mode=mode, filters=filters, query_vector=query_vector)
+        t_retrieve = time.perf_counter()
+        reading = self.reader.read(resolved, query_vector, passages, self.store)
+        timings = {"embed_ms": (t_embed - started) * 1000, "retrieve_ms": (t_retrieve - t_embed) * 1000,
+                   **reading.timings_ms}
+        answer = self._cited(question, reading, passages)
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        return answer.model_copy(update={
+            "resolved_question": resolved if resolved != question else None, "timings_ms": timings})
+
+    def _validated(self, question: str) -> str:
+        """The question on one line, or a ``QueryError`` saying why it cannot be asked."""
+        question = " ".join(question.split())
+        if not _WORDLIKE.search(question):
+            raise QueryError("Please ask a question: it has no words in it.")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QueryError(
+                f"The question is {len(question):,} characters long; the limit is {limit:,}. Please shorten it.")
+        return question
+
+    def _cited(self, question: str, reading: Reading, passages: list[Passage]) -> Answer:
+        """The reader's choice as an ``Answer``: the quote cut from the article at its offsets."""
+        confidence = round(reading.confidence, 4)
+        if reading.quote is None or reading.passage is None:
+            text = DECLINE_WITH_PASSAGES if passages else DECLINE
+            return Answer(question=question, found=False, text=text, confidence=confidence, passages=passages)
+        article_id, start, end = reading.quote
+        quote = self.store.article_text(article_id)[start:end]
+        citation = Citation(number=1, article_id=article_id, title=reading.passage.title,
+                            url=reading.passage.url, start=start, end=end, quote=quote)
+        highlight = Span(start=reading.highlight[0], end=reading.highlight[1]) if reading.highlight else None
+        return Answer(question=question, found=True, text=quote, highlight=highlight, confidence=confidence,
+                      citations=[citation], passages=passages)
+
+
+def _check_embedder(directory: Path, recorded: IndexSettings, embedder: Embedder, injected: bool) -> None:
+    """Refuse an embedder whose vectors the index's were not made with.
+
+    Raises:
+        IndexMismatchError: another name or dimension than the manifest records.
+    """
+    if (embedder.name, embedder.dimension) == (recorded.model_name, recorded.dimension):
+        return
+    if injected:
+        raise IndexMismatchError(
+            f"The index in {directory} was built with the embedder {recorded.model_name!r} "
+            f"({recorded.dimension} dimensions), not {embedder.name!r} ({embedder.dimension}). Open it "
+            f"with the embedder it was built with, or rebuild it with this one.")
+    raise IndexMismatchError(
+        f"The index in {directory} was built with the embedder {recorded.model_name!r} "
+        f"({recorded.dimension} dimensions), which is not bundled: pass it as QA(..., embedder=...).")
+
+
+_default: QA | None = None
+_opened: dict[Path, QA] = {}
+_lock = threading.Lock()
+
+
+def answer(
+    question: str, index: str | os.PathLike[str] | QA | None = None, k: int | None = None,
+    history: Sequence[Turn | str] = (), mode: RetrievalMode | None = None, filters: Filters | None = None,
+) -> Answer:
+    """Answer a question from the articles (the sample corpus unless ``index`` says otherwise).
+
+    An index directory is opened once per process and reused by later calls.
+
+    Raises:
+        IndexNotFoundError: ``index`` names a directory that holds no index.
+
+    Example:
+        >>> answer("Who built Bushehr?").found
+        True
+    """
+    global _default
+    if isinstance(index, QA):
+        qa = index
+    else:
+        with _lock:
+            if index is None:
+                if _default is None:
+                    _default = QA()
+                qa = _default
+            else:
+                key = Path(index).resolve()
+                if key not in _opened:
+                    _opened[key] = QA(index, sample=False, create=False)
+                qa = _opened[key]
+    return qa.answer(question, k=k, history=history, mode=mode, filters=filters)
+

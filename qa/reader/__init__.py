@@ -1,0 +1,17 @@
+"""Reader: from retrieved passages to the sentence that answers, its key span and a confidence.
+
+- ``reader``: the ``Reader`` (candidate sentences, their scores, the choice, abstention).
+- ``features``: cheap text signals of a sentence (answer kind, word overlap, stems).
+- ``spans``: the rule that marks a key span by the question's word order.
+- ``extractor``: the ``Extractor`` protocol and the shipped fine-tuned span model.
+"""
+
+from qa.reader.extractor import BundledExtractor, Extractor, Guess
+from qa.reader.features import question_type
+from qa.reader.reader import Candidate, Reader, Reading, SentenceView
+from qa.reader.spans import SpanWeights, key_span
+
+__all__ = [
+    "BundledExtractor", "Candidate", "Extractor", "Guess", "Reader", "Reading", "SentenceView",
+    "SpanWeights", "key_span", "question_type",
+]

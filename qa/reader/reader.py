@@ -1,0 +1,236 @@
+"""The reader: choose the sentence that answers, narrow it to the key span, score, or abstain.
+
+It receives the question, its vector and the retrieved passages, plus a read-only view of the
+stored sentences (``SentenceView``); it never searches. Candidates are the stored sentences of
+the passages; their vectors were computed at index time, so scoring them costs no model call.
+A sentence's score mixes its cosine with the question, its BM25 against the question, its
+passage's retrieval score and whether it holds the kind of thing the question asks for (a
+person, a date, a number, a place). The few best are then read by the span extractor, whose
+has-answer score joins theirs and whose span becomes the highlight. The confidence is a logistic
+function of the chosen sentence's scores, calibrated on the SQuAD dev split (``eval/``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qa.embedding import Vectors
+from qa.models import Passage
+from qa.reader.extractor import Extractor, Guess
+from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
+from qa.reader.spans import LEAD_WORDS, key_span, ordered_overlap
+from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
+from qa.settings import CONFIDENCE_FEATURES, FEATURES, LexicalSettings, ReaderSettings
+from qa.store import SentenceRow
+
+# Sentences of one paragraph are separated by at most this many characters (a space, or a
+# space and a citation mark's leftover); further apart, they are not neighbours.
+NEIGHBOUR_GAP = 2
+
+
+class SentenceView(TermStatistics, Protocol):
+    """The read-only view of the index the reader needs (``qa.store.Store`` provides it)."""
+
+    def sentences_in(self, article_id: str, start: int, end: int) -> list[SentenceRow]: ...
+
+    def sentence_vectors(self, ids: Sequence[int]) -> Vectors: ...
+
+    def lexical_sentences(self, match: str, ids: Sequence[int]) -> dict[int, float]: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, its features (named in ``FEATURES``) and its score."""
+
+    sentence: SentenceRow
+    passage: Passage
+    features: tuple[float, ...]
+    score: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader concluded, for the pipeline to cite.
+
+    ``quote`` is the chosen sentence (or joined neighbours) as (article id, start, end) in the
+    article; ``highlight`` is the key span's offsets inside the quote. Both are None when the
+    reader declines.
+    """
+
+    confidence: float
+    quote: tuple[str, int, int] | None = None
+    passage: Passage | None = None
+    highlight: tuple[int, int] | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """The chosen candidate, the extractor's guess for it and its final score."""
+
+    candidate: Candidate
+    guess: Guess
+    score: float
+
+
+class Reader:
+    """Turns retrieved passages into a ``Reading``.
+
+    Args:
+        extractor: reads the best few sentences for the key span (any ``Extractor``).
+        settings: weights, re-read width, calibration and threshold.
+        lexical: when the sentence BM25 query leaves common words out.
+    """
+
+    def __init__(self, extractor: Extractor, settings: ReaderSettings | None = None,
+                 lexical: LexicalSettings | None = None) -> None:
+        self.extractor = extractor
+        self.settings = settings or ReaderSettings()
+        self.lexical = lexical or LexicalSettings()
+
+    def read(self, question: str, query_vector: Vectors, passages: list[Passage],
+             view: SentenceView) -> Reading:
+        """Choose the answering sentence of ``passages`` and its key span, or decline.
+
+        Args:
+            query_vector: the question's embedding, (1, dim).
+        """
+        started = time.perf_counter()
+        scored = [Candidate(row, p, f, self.score(f))
+                  for row, p, f in self.candidates(question, query_vector, passages, view)]
+        if not scored:
+            return Reading(confidence=0.0)
+        t_read = time.perf_counter()
+        choice = self.choose(question, scored, view)
+        timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
+        best = choice.candidate
+        confidence = self.confidence(best.features, choice.score, choice.guess.has_answer)
+        if confidence < self.settings.threshold:
+            return Reading(confidence=confidence, timings_ms=timings)
+        start, end = self._joined(best, scored)
+        shift = best.sentence.start - start
+        guess = choice.guess
+        highlight = ((guess.start + shift, guess.end + shift)
+                     if guess.end > guess.start and question_type(question) != "reason" else None)
+        return Reading(confidence=confidence, quote=(best.sentence.article_id, start, end),
+                       passage=best.passage, highlight=highlight, timings_ms=timings)
+
+    def candidates(
+        self, question: str, query_vector: Vectors, passages: list[Passage], view: SentenceView,
+    ) -> list[tuple[SentenceRow, Passage, tuple[float, ...]]]:
+        """Every sentence of the passages with its features (named in ``FEATURES``)."""
+        sentences: dict[int, tuple[SentenceRow, Passage]] = {}
+        for p in passages:
+            for s in view.sentences_in(p.article_id, p.start, p.end):
+                if s.id not in sentences and s.start >= p.start and s.end <= p.end:
+                    sentences[s.id] = (s, p)
+        if not sentences:
+            return []
+        ids = list(sentences)
+        rows = [sentences[i][0] for i in ids]
+        cos = (view.sentence_vectors(ids) @ query_vector[0]).tolist()  # (n,)
+        # Neighbours by position: the sentence starting just after one ends, and the reverse.
+        starting = {(r.article_id, r.start): (c, r.text) for r, c in zip(rows, cos, strict=True)}
+        ending = {(r.article_id, r.end): (c, r.text) for r, c in zip(rows, cos, strict=True)}
+        common = common_words(view, question, "sentences", self.lexical)
+        bm25 = view.lexical_sentences(fts_query(question, common), ids)
+        top_bm25 = max(bm25.values(), default=0.0) or 1.0
+        top_passage = max((p.score for p in passages), default=0.0) or 1.0
+        wanted = question_type(question)
+        q_stems = content_stems(question)
+        idf = self._idf(question, view)
+        idf_total = sum(idf.values()) or 1.0
+        out: list[tuple[SentenceRow, Passage, tuple[float, ...]]] = []
+        for sid, similarity in zip(ids, cos, strict=True):
+            row, passage = sentences[sid]
+            after = _neighbour(starting, row.article_id, row.end, +1)
+            before = _neighbour(ending, row.article_id, row.start, -1)
+            raw = bm25.get(sid, 0.0)
+            stems = content_stems(row.text)
+            window = stems | content_stems(f"{after[1]} {before[1]}")
+            out.append((row, passage, (
+                similarity, raw / top_bm25, passage.score / top_passage,
+                type_match(wanted, row.text, q_stems),
+                len(q_stems & stems) / len(q_stems) if q_stems else 0.0,
+                max(before[0], after[0]), 1.0 / passage.rank, raw / (raw + BM25_HALF),
+                sum(v for t, v in idf.items() if t in stems) / idf_total,
+                sum(v for t, v in idf.items() if t in window) / idf_total,
+            )))
+        return out
+
+    def _idf(self, question: str, view: SentenceView) -> dict[str, float]:
+        """Inverse sentence frequency of each content word of the question, keyed by its stem."""
+        words = {w for w in re.findall(r"\w+", question.lower()) if w not in STOPWORDS}
+        total, counts = view.term_documents(sorted(words), "sentences")
+        idf: dict[str, float] = {}
+        for word, n in counts.items():
+            key = stem(word)
+            idf[key] = max(idf.get(key, 0.0), math.log((total + 1) / (n + 0.5)))
+        return idf
+
+    def score(self, features: tuple[float, ...]) -> float:
+        """The sentence score: the fitted weights dotted with its features."""
+        weights = self.settings.sentence_weights
+        return sum(weights[name] * f for name, f in zip(FEATURES, features, strict=True))
+
+    def choose(self, question: str, scored: list[Candidate], view: SentenceView) -> _Choice:
+        """The best sentence once the extractor has re-scored the ``rerank`` best (``rerank_large``
+        in a large index), with its span."""
+        large = view.term_documents([], "sentences")[0] > self.settings.large_above
+        width = self.settings.rerank_large if large else self.settings.rerank
+        top = sorted(scored, key=lambda c: c.score, reverse=True)[:width]
+        texts = [c.sentence.text for c in top]
+        reason = question_type(question) == "reason"
+        hints = [None if reason else self._hint(question, t) for t in texts]
+        guesses = self.extractor.spans(question, texts, hints, self.settings.hint_margin)
+        w = self.settings.extractor_weight
+        return max((_Choice(c, g, c.score + w * g.has_answer) for c, g in zip(top, guesses, strict=True)),
+                   key=lambda choice: choice.score)
+
+    def _hint(self, question: str, sentence: str) -> tuple[int, int] | None:
+        """``key_span``'s phrase when enough question words lead up to it in order."""
+        span = key_span(question, sentence)
+        if span is None:
+            return None
+        q_order = [stem(w) for w in re.findall(r"\w+", question.lower()) if w not in STOPWORDS]
+        before = [stem(w) for w in re.findall(r"\w+", sentence[: span[0]].lower())][-LEAD_WORDS:]
+        return span if ordered_overlap(q_order, before) >= self.settings.hint_words else None
+
+    def confidence(self, features: tuple[float, ...], score: float, has_answer: float) -> float:
+        """P(the chosen sentence answers), from the calibrated logistic model."""
+        named = dict(zip(FEATURES, features, strict=True)) | {"score": score, "has_answer": has_answer}
+        weights = self.settings.calibration
+        return _sigmoid(sum(weights[n] * named[n] for n in CONFIDENCE_FEATURES) + weights["bias"])
+
+    def _joined(self, best: Candidate, scored: list[Candidate]) -> tuple[int, int]:
+        """The span of the best sentence, widened by adjacent same-paragraph sentences that score
+        within ``join_margin`` of it (the text between them is whitespace, never other text)."""
+        s, e = best.sentence.start, best.sentence.end
+        for c in scored:
+            r = c.sentence
+            if (r.article_id == best.sentence.article_id and r.paragraph == best.sentence.paragraph
+                    and c.score >= best.score - self.settings.join_margin
+                    and (0 <= r.start - best.sentence.end <= NEIGHBOUR_GAP
+                         or 0 <= best.sentence.start - r.end <= NEIGHBOUR_GAP)):
+                s, e = min(s, r.start), max(e, r.end)
+        return s, e
+
+
+def _neighbour(by_edge: dict[tuple[str, int], tuple[float, str]], article_id: str, edge: int,
+               step: int) -> tuple[float, str]:
+    """The (cosine, text) of the candidate whose edge lies 1 or 2 characters from ``edge`` in
+    direction ``step``, nearest first; (0.0, "") when no candidate sits there."""
+    for gap in range(1, NEIGHBOUR_GAP + 1):
+        found = by_edge.get((article_id, edge + step * gap))
+        if found is not None:
+            return found
+    return 0.0, ""
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))

@@ -1,0 +1,37 @@
+"""Index store: SQLite (articles, chunks, sentences, FTS5) beside FAISS vector files.
+
+Layout of an index directory::
+
+    manifest.json            IndexSettings that shaped the index (checked on open)
+    qa.sqlite3               articles, chunks, sentences, chunk_fts, sentence_fts, meta
+    chunks-<gen>.faiss       IndexIDMap2 of chunk vectors, ids = chunks.id
+    sentences-<gen>.faiss    IndexIDMap2 of sentence vectors, ids = sentences.id
+    <kind>-<gen>.hnsw.faiss  HNSW graph over a large <kind>-<gen>.faiss (a rebuildable cache)
+    .lock                    flock held by the one writer
+
+Crash safety comes from generations: a write builds new FAISS files under the next generation
+number (temp file, fsync, rename), then commits the SQLite transaction that records that number.
+A crash before the commit leaves the old generation in force (the new files are strays, removed
+by the next writer); a crash after it leaves the new one complete. SQLite and FAISS therefore
+always agree on the generation SQLite names.
+
+Above ``approximate_above`` vectors (``Settings.approximate_above``, default 100,000) unfiltered
+searches go through an HNSW graph derived from the exact index (see ``qa.store.vectors``).
+
+The parts, each behind the ``Store`` facade (``qa.store.store``):
+
+    files.py    file names, the manifest, durable writes, the write lock, stray-file tidying
+    rows.py     the SQLite schema, per-thread connections, the SQL of articles/chunks/sentences
+    vectors.py  FAISS generations: load, save, exact and HNSW search, stored vectors
+    lexical.py  FTS5 BM25 queries and term statistics (FTS5's own stemming)
+    check.py    the integrity check behind ``qa check``
+"""
+
+from __future__ import annotations
+
+from qa.store.files import DATABASE, MANIFEST, read_manifest
+from qa.store.rows import Kind, Prepared, SentenceRow
+from qa.store.store import DEFAULT_APPROXIMATE_ABOVE, Store
+
+__all__ = ["DATABASE", "DEFAULT_APPROXIMATE_ABOVE", "MANIFEST", "Kind", "Prepared", "SentenceRow", "Store",
+           "read_manifest"]

@@ -1,0 +1,82 @@
+"""Lexical search over the FTS5 tables: BM25 queries and term statistics with FTS5's own stemming.
+
+Retrieval and the reader use these for BM25 scores, IDF and the words common enough to leave out
+of a query; they count words exactly as FTS5 matches them, by the stem of the same tokenizer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+
+from qa.store.rows import TOKENIZER, Rows, table
+
+
+class Lexical:
+    """FTS5 queries and per-generation term counts over one index's database."""
+
+    def __init__(self, rows: Rows) -> None:
+        self._rows = rows
+        self._local = threading.local()  # the connection whose temp stemming tables exist
+        # (generation, rows per kind, (kind, word) -> rows holding it): IDF and common-word counts.
+        self._documents: tuple[int, dict[str, int], dict[tuple[str, str], int]] = (-1, {}, {})
+
+    def chunks(self, match: str, k: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
+        """Top-k chunks for an FTS5 MATCH expression as (id, score), score = -bm25 (higher better).
+
+        The title column weighs half as much as the body: it is repeated on every chunk.
+        """
+        if not match or (allowed is not None and not allowed):
+            return []
+        restrict = "" if allowed is None else f" AND rowid IN ({','.join('?' * len(allowed))})"
+        rows = self._rows.query(
+            "SELECT rowid, -bm25(chunk_fts, 0.5, 1.0) AS s FROM chunk_fts WHERE chunk_fts MATCH ?"
+            f"{restrict} ORDER BY s DESC LIMIT ?", (match, *(allowed or ()), k))
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def sentences(self, match: str, ids: Sequence[int]) -> dict[int, float]:
+        """BM25 of the given sentences for an FTS5 MATCH expression (higher is better)."""
+        if not match or not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._rows.query(
+            f"SELECT rowid, -bm25(sentence_fts) FROM sentence_fts WHERE sentence_fts MATCH ? "
+            f"AND rowid IN ({marks})", (match, *ids))
+        return {int(r[0]): float(r[1]) for r in rows}
+
+    def term_documents(self, words: Sequence[str], kind: str, generation: int) -> tuple[int, dict[str, int]]:
+        """Rows of the ``kind`` ("chunks" or "sentences") FTS5 table, and how many hold each word.
+
+        A word counts by its FTS5 stem: a temporary FTS5 table with the same tokenizer stems it,
+        and fts5vocab gives the stem's row count, which is cheap where a MATCH would read every
+        row holding a common word. A word FTS5 splits in two counts as its rarer half. Counts
+        are cached until ``generation`` (the caller's current one) moves on.
+        """
+        kind = table(kind)
+        fts = f"{kind[:-1]}_fts"
+        if self._documents[0] != generation:  # counts stay valid until the next write
+            self._documents = (generation, {}, {})
+        _, totals, cache = self._documents
+        if kind not in totals:
+            totals[kind] = self._rows.count(kind)
+        self._stemmer(self._rows.connection())
+        for word in words:
+            if (kind, word) in cache:
+                continue
+            self._rows.query("DELETE FROM temp.stem")
+            self._rows.query("INSERT INTO temp.stem(x) VALUES (?)", (word,))
+            stems = [r[0] for r in self._rows.query("SELECT term FROM temp.stem_vocab")]
+            counts = [self._rows.query(f"SELECT doc FROM temp.{fts}_vocab WHERE term = ?", (t,)) for t in stems]
+            cache[(kind, word)] = min((int(c[0][0]) if c else 0 for c in counts), default=0)
+        return totals[kind], {w: cache[(kind, w)] for w in words}
+
+    def _stemmer(self, conn: sqlite3.Connection) -> None:
+        """Create the temporary stemming and vocabulary tables once per connection."""
+        if getattr(self._local, "conn", None) is conn:
+            return
+        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem USING fts5(x, tokenize = {TOKENIZER!r})")
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_vocab USING fts5vocab(temp, stem, 'row')")
+        for name in ("chunk_fts", "sentence_fts"):
+            conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name}_vocab USING fts5vocab(main, {name}, 'row')")
+        self._local.conn = conn

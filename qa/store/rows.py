@@ -1,0 +1,336 @@
+"""SQLite rows: the schema, one connection per thread, and the SQL for articles, chunks, sentences.
+
+Reads run on the calling thread's connection (WAL lets them go on while a writer commits).
+Writes happen only inside ``Rows.transaction()``, which ``Store.write`` opens once per write,
+under the directory's write lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from qa.errors import IndexCorruptError, rebuild_hint
+from qa.models import Article, ArticleInfo, Chunk, ChunkText, Sentence
+from qa.store.files import DATABASE
+
+if TYPE_CHECKING:
+    from qa.embedding import Vectors
+
+Kind = Literal["chunks", "sentences"]
+TOKENIZER = "porter unicode61 remove_diacritics 2"  # FTS5's; term_documents stems with it too
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, author TEXT, published TEXT, url TEXT,
+    source TEXT NOT NULL, text TEXT NOT NULL, content_hash TEXT NOT NULL, added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    text TEXT NOT NULL, token_count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, ordinal);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, paragraph INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_id, start);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(title, body, tokenize = '{TOKENIZER}');
+CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(body, tokenize = '{TOKENIZER}');
+"""
+# The order ``Store.ids_by_article`` lists each kind in: chunks as written, sentences by position.
+_ARTICLE_ORDER = {"chunks": "ordinal", "sentences": "start"}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article ready to write: its chunks and sentences with their vectors (same order)."""
+
+    article: Article
+    chunks: list[Chunk]
+    sentences: list[Sentence]
+    chunk_vectors: Vectors
+    sentence_vectors: Vectors
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    """A stored sentence with its text (cut from its article's text at its offsets)."""
+
+    id: int
+    article_id: str
+    start: int
+    end: int
+    paragraph: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """What inserting one article wrote: its chunks with their new ids, and its row ids."""
+
+    chunks: list[Chunk]
+    chunk_ids: list[int]
+    sentence_ids: list[int]
+
+
+def stored_date(value: str | None) -> dt.date | None:
+    """A ``published`` column value (ISO date or NULL) as a date.
+
+    Raises:
+        ValueError: the value is not an ISO date (the row was edited outside article-qa).
+    """
+    return dt.date.fromisoformat(value) if value else None
+
+
+def table(kind: str) -> Kind:
+    """``kind`` checked before it is put into SQL as a table name."""
+    if kind in ("chunks", "sentences"):
+        return cast(Kind, kind)
+    raise ValueError(f"kind must be 'chunks' or 'sentences', got {kind!r}")
+
+
+class Rows:
+    """The database of one index directory, read and written through per-thread connections."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._local = threading.local()
+
+    def connection(self) -> sqlite3.Connection:
+        """A connection for this thread: WAL lets readers go on while a writer commits.
+
+        Raises:
+            IndexCorruptError: the database file cannot be opened.
+        """
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.directory / DATABASE, timeout=30.0,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.DatabaseError as e:
+                raise IndexCorruptError(
+                    f"The database {self.directory / DATABASE} cannot be opened ({e}). "
+                    f"{rebuild_hint(self.directory)}"
+                ) from e
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection; the next use opens another."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of one statement; a damaged database is an ``IndexCorruptError``."""
+        try:
+            cursor = self.connection().execute(sql, params)
+            return cursor.fetchall()
+        except sqlite3.DatabaseError as e:
+            raise IndexCorruptError(
+                f"The database in {self.directory} cannot be read ({e}). Check it with `qa check`."
+            ) from e
+
+    # ----------------------------------------------------------------------------- writing
+    def create(self) -> None:
+        """Make the tables of a new index, at generation 0."""
+        conn = self.connection()
+        with conn:
+            conn.executescript(SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def delete_articles(self, article_ids: Sequence[str]) -> tuple[list[int], list[int]]:
+        """Delete articles with their chunks, sentences and FTS rows (inside a transaction).
+
+        Returns the ids of the chunks and sentences deleted, for their vectors to follow.
+        """
+        if not article_ids:
+            return [], []
+        conn = self.connection()
+        marks = ",".join("?" * len(article_ids))
+        chunk_ids = [int(r[0]) for r in conn.execute(
+            f"SELECT id FROM chunks WHERE article_id IN ({marks})", article_ids)]
+        sentence_ids = [int(r[0]) for r in conn.execute(
+            f"SELECT id FROM sentences WHERE article_id IN ({marks})", article_ids)]
+        conn.executemany("DELETE FROM chunk_fts WHERE rowid = ?", [(i,) for i in chunk_ids])
+        conn.executemany("DELETE FROM sentence_fts WHERE rowid = ?", [(i,) for i in sentence_ids])
+        conn.execute(f"DELETE FROM articles WHERE id IN ({marks})", article_ids)  # cascades
+        return chunk_ids, sentence_ids
+
+    def insert(self, p: Prepared) -> Inserted:
+        """Insert an article, its chunks and sentences and their FTS rows (inside a transaction)."""
+        conn = self.connection()
+        a = p.article
+        conn.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (a.id, a.title, a.author, a.published.isoformat() if a.published else None, a.url,
+             a.source, a.text, a.content_hash, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+        )
+        inserted = Inserted([], [], [])
+        for c in p.chunks:
+            cursor = conn.execute(
+                'INSERT INTO chunks (article_id, ordinal, start, "end", text, token_count) '
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (a.id, c.ordinal, c.start, c.end, c.text, c.token_count),
+            )
+            chunk_id = int(cursor.lastrowid or 0)
+            inserted.chunk_ids.append(chunk_id)
+            conn.execute("INSERT INTO chunk_fts (rowid, title, body) VALUES (?, ?, ?)",
+                         (chunk_id, a.title, c.text))
+            inserted.chunks.append(c.model_copy(update={"id": chunk_id}))
+        for s in p.sentences:
+            cursor = conn.execute(
+                'INSERT INTO sentences (article_id, start, "end", paragraph) VALUES (?, ?, ?, ?)',
+                (a.id, s.start, s.end, s.paragraph),
+            )
+            sentence_id = int(cursor.lastrowid or 0)
+            inserted.sentence_ids.append(sentence_id)
+            conn.execute("INSERT INTO sentence_fts (rowid, body) VALUES (?, ?)",
+                         (sentence_id, a.text[s.start : s.end]))
+        return inserted
+
+    def set_generation(self, generation: int) -> None:
+        self.connection().execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+
+    # ----------------------------------------------------------------------------- reading
+    def generation(self) -> int:
+        rows = self.query("SELECT value FROM meta WHERE key = 'generation'")
+        if not rows:
+            raise IndexCorruptError(f"The database in {self.directory} has no generation record.")
+        return int(rows[0][0])
+
+    def count(self, kind: str) -> int:
+        return int(self.query(f"SELECT count(*) FROM {table(kind)}")[0][0])
+
+    def counts(self) -> tuple[int, int, int]:
+        """Articles, chunks and sentences, counted in one statement (one snapshot)."""
+        r = self.query("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks), "
+                       "(SELECT count(*) FROM sentences)")[0]
+        return int(r[0]), int(r[1]), int(r[2])
+
+    def has_article(self, article_id: str) -> bool:
+        return bool(self.query("SELECT 1 FROM articles WHERE id = ?", (article_id,)))
+
+    def content_hashes(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.query("SELECT id, content_hash FROM articles")}
+
+    def row_ids(self, kind: str) -> list[int]:
+        return [int(r[0]) for r in self.query(f"SELECT id FROM {table(kind)} ORDER BY id")]
+
+    def ids_by_article(self, kind: str) -> dict[str, list[int]]:
+        name = table(kind)
+        ids: dict[str, list[int]] = {}
+        for r in self.query(f"SELECT id, article_id FROM {name} ORDER BY article_id, {_ARTICLE_ORDER[name]}"):
+            ids.setdefault(r[1], []).append(int(r[0]))
+        return ids
+
+    def chunk_spans(self) -> dict[str, list[tuple[int, int]]]:
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for r in self.query('SELECT article_id, start, "end" FROM chunks ORDER BY id'):
+            spans.setdefault(r[0], []).append((int(r[1]), int(r[2])))
+        return spans
+
+    def mean_chunk_tokens(self) -> float:
+        return float(self.query("SELECT avg(token_count) FROM chunks")[0][0] or 0.0)
+
+    def chunks_of_sentences(self, sentence_ids: Sequence[int]) -> list[tuple[int, int]]:
+        if not sentence_ids:
+            return []
+        marks = ",".join("?" * len(sentence_ids))
+        rows = self.query(
+            "SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.article_id = s.article_id "
+            f'AND c.start <= s.start AND c."end" >= s."end" WHERE s.id IN ({marks})',
+            list(sentence_ids))
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def chunk_ids_where(
+        self, article_ids: Sequence[str] | None, title_contains: str | None,
+        published_from: dt.date | None, published_to: dt.date | None,
+    ) -> list[int]:
+        where: list[str] = ["1"]
+        params: list[str] = []
+        if article_ids is not None:
+            where.append(f"a.id IN ({','.join('?' * len(article_ids))})")
+            params.extend(article_ids)
+        if title_contains:
+            where.append("instr(lower(a.title), lower(?)) > 0")
+            params.append(title_contains)
+        if published_from:
+            where.append("a.published >= ?")  # ISO dates order as strings
+            params.append(published_from.isoformat())
+        if published_to:
+            where.append("a.published <= ?")
+            params.append(published_to.isoformat())
+        rows = self.query(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {' AND '.join(where)}",
+            params)
+        return [int(r[0]) for r in rows]
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkText]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.query(
+            f'SELECT c.id, c.article_id, a.title, a.url, a.published, c.start, c."end", c.text '
+            f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
+            list(ids))
+        return {
+            int(r[0]): ChunkText(chunk_id=int(r[0]), article_id=r[1], title=r[2], url=r[3],
+                                 published=stored_date(r[4]), start=r[5], end=r[6], text=r[7])
+            for r in rows
+        }
+
+    def sentences_in(self, article_id: str, start: int, end: int) -> list[SentenceRow]:
+        rows = self.query(
+            'SELECT s.id, s.start, s."end", s.paragraph, substr(a.text, s.start + 1, s."end" - s.start) '
+            "FROM sentences s JOIN articles a ON a.id = s.article_id "
+            'WHERE s.article_id = ? AND s."end" > ? AND s.start < ? ORDER BY s.start',
+            (article_id, start, end))
+        return [SentenceRow(int(r[0]), article_id, r[1], r[2], r[3], r[4]) for r in rows]
+
+    def article_text(self, article_id: str) -> str:
+        rows = self.query("SELECT text FROM articles WHERE id = ?", (article_id,))
+        return str(rows[0][0]) if rows else ""
+
+    def article(self, article_id: str) -> Article | None:
+        rows = self.query(
+            "SELECT id, title, author, published, url, source, text, content_hash "
+            "FROM articles WHERE id = ?", (article_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        return Article(id=r[0], title=r[1], author=r[2], published=stored_date(r[3]), url=r[4],
+                       source=r[5], text=r[6], content_hash=r[7])
+
+    def articles(self) -> list[ArticleInfo]:
+        rows = self.query(
+            "SELECT a.id, a.title, a.author, a.published, a.url, a.source, count(c.id) "
+            "FROM articles a LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.title")
+        return [ArticleInfo(id=r[0], title=r[1], author=r[2], published=stored_date(r[3]), url=r[4],
+                            source=r[5], chunks=r[6]) for r in rows]

@@ -1,0 +1,220 @@
+"""FAISS vector generations: the exact indexes, their files, and the HNSW graphs derived from them.
+
+A ``Generation`` holds the two exact indexes (``IndexIDMap2(IndexFlatIP)``, ids = SQLite row ids)
+of one generation number. It is replaced whole by a write, never edited in place, so a reader
+holding one keeps a consistent view while a writer builds the next.
+
+Above ``approximate_above`` vectors an exact scan costs tens of milliseconds per question on two
+cores, so unfiltered searches of that index go through an HNSW graph instead (recall@10 against
+exact search >= 0.98, measured by ``eval/bench.py``). The exact index stays the source of truth:
+writes, deletes, vector look-ups and filtered searches use it, and the graph is derived from it.
+The graph is built on the first search that needs it (never by a write, which would rebuild it
+for every batch) and saved beside its generation, so later processes load it instead of
+building it again.
+
+faiss is imported inside the functions that use it, so ``import qa`` stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.errors import IndexCorruptError, rebuild_hint
+from qa.store.files import fsync_dir, fsync_file, graph_file, temp_file, vector_file
+
+if TYPE_CHECKING:
+    from qa.embedding import Vectors
+
+# faiss is a SWIG module whose partial stubs disagree with its API, so it is typed as Any here.
+FaissIndex = Any
+Hits = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]  # scores, ids: (n_q, <=k) each
+KINDS = ("chunks", "sentences")
+# HNSW shape, tuned on the bench's 100x index (122k chunks, 478k sentences, many near-duplicate
+# vectors): 48 links and a construction beam of 128 build 122k vectors in ~10 s on two cores; a
+# search beam of 1,024 (or k, if larger) gave recall@10 1.000 against exact search at 0.5 ms a
+# question, where a beam of 256 gave 0.98 (and 32 links with a beam of 64 only 0.95).
+_HNSW_LINKS = 48
+_HNSW_EF_CONSTRUCTION = 128
+_HNSW_EF_SEARCH = 1024
+
+
+class Generation:
+    """The two exact FAISS indexes of one generation, and the HNSW graphs built from them."""
+
+    def __init__(self, directory: Path, number: int, chunks: FaissIndex, sentences: FaissIndex) -> None:
+        self.directory = directory
+        self.number = number
+        self.chunks = chunks
+        self.sentences = sentences
+        self._graphs: dict[str, FaissIndex] = {}
+        self._building = threading.Lock()
+
+    @classmethod
+    def empty(cls, directory: Path, dimension: int) -> Generation:
+        """Generation 0 of a new index: no vectors yet."""
+        return cls(directory, 0, new_index(dimension), new_index(dimension))
+
+    @classmethod
+    def load(cls, directory: Path, number: int) -> Generation:
+        """Read the files of generation ``number``.
+
+        Raises:
+            IndexCorruptError: a file is missing or damaged (names the file).
+        """
+        faiss = _faiss()
+        loaded = []
+        for kind in KINDS:
+            file = vector_file(directory, kind, number)
+            try:
+                loaded.append(faiss.read_index(str(file)))
+            except (RuntimeError, OSError) as e:
+                raise IndexCorruptError(
+                    f"The vector file {file} is missing or damaged. {rebuild_hint(directory)}") from e
+        return cls(directory, number, loaded[0], loaded[1])
+
+    def index(self, kind: str) -> FaissIndex:
+        return self.chunks if kind == "chunks" else self.sentences
+
+    def successor(self) -> Generation:
+        """Copies of both indexes under the next generation number, for a writer to change."""
+        faiss = _faiss()
+        return Generation(self.directory, self.number + 1, faiss.clone_index(self.chunks),
+                          faiss.clone_index(self.sentences))
+
+    def save(self) -> None:
+        """Write both files durably (temp file, fsync, rename), then sync the directory."""
+        faiss = _faiss()
+        for kind in KINDS:
+            target = vector_file(self.directory, kind, self.number)
+            tmp = temp_file(target)
+            faiss.write_index(self.index(kind), str(tmp))
+            fsync_file(tmp)
+            os.replace(tmp, target)
+        fsync_dir(self.directory)
+
+    def search(self, kind: str, query: Vectors, k: int, allowed: Sequence[int] | None,
+               exact: bool, approximate_above: int) -> Hits:
+        """Top-k of one kind by inner product; through HNSW when the index is above the threshold.
+
+        A filter keeps the exact scan: HNSW restricted to a few ids loses recall, and the scan
+        only scores the allowed vectors.
+        """
+        index = self.index(kind)
+        if exact or allowed is not None or index.ntotal <= approximate_above:
+            return search(index, query, k, allowed)
+        return search_approximate(self._graph(kind), query, k)
+
+    def _graph(self, kind: str) -> FaissIndex:
+        """The HNSW graph of one index: cached in memory, else loaded from disk, else built.
+
+        Readers may build it, so it is saved without the write lock: a unique temporary name,
+        then a rename. Failing to save (read-only directory, a writer cleaning up meanwhile)
+        only costs a rebuild in the next process.
+        """
+        graph = self._graphs.get(kind)
+        if graph is not None:
+            return graph
+        with self._building:
+            graph = self._graphs.get(kind)
+            if graph is not None:
+                return graph
+            faiss = _faiss()
+            exact = self.index(kind)
+            file = graph_file(self.directory, kind, self.number)
+            try:
+                graph = faiss.read_index(str(file))
+            except (RuntimeError, OSError):
+                graph = None
+            if graph is None or graph.ntotal != exact.ntotal:
+                graph = build_hnsw(exact)
+                # A temp name, so a writer's clean-up removes it if this process dies.
+                tmp = temp_file(file, unique=f"{os.getpid()}-{threading.get_ident()}")
+                try:
+                    faiss.write_index(graph, str(tmp))
+                    os.replace(tmp, file)
+                except (RuntimeError, OSError):
+                    with contextlib.suppress(OSError):
+                        tmp.unlink()
+            self._graphs[kind] = graph
+            return graph
+
+
+def new_index(dimension: int) -> FaissIndex:
+    """An empty exact index: inner product over unit vectors (cosine), with explicit ids."""
+    faiss = _faiss()
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def add(index: FaissIndex, vectors: Vectors, ids: Sequence[int]) -> None:
+    if ids:
+        index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+
+
+def remove(index: FaissIndex, ids: Sequence[int]) -> None:
+    if ids:
+        index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+
+def index_ids(index: FaissIndex) -> npt.NDArray[np.int64]:
+    """The ids an exact index holds, in insertion order."""
+    faiss = _faiss()
+    ids: npt.NDArray[np.int64] = faiss.vector_to_array(index.id_map).astype(np.int64)
+    return ids
+
+
+def reconstruct(index: FaissIndex, ids: Sequence[int], dimension: int) -> Vectors:
+    """The stored vectors under ``ids``: (len(ids), dimension)."""
+    if not ids:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.asarray(index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
+
+
+def search(index: FaissIndex, query: Vectors, k: int, allowed: Sequence[int] | None = None) -> Hits:
+    """Exact top-k, optionally only among ``allowed`` ids; -1 ids pad rows with fewer hits."""
+    faiss = _faiss()
+    k = min(k, index.ntotal if allowed is None else len(allowed))
+    if k <= 0:
+        n = len(query)
+        return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
+    query = np.ascontiguousarray(query, dtype=np.float32)
+    params = None
+    if allowed is not None:
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+    scores, ids = index.search(query, k, params=params)
+    return np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+
+
+def search_approximate(graph: FaissIndex, query: Vectors, k: int) -> Hits:
+    """Top-k through an HNSW graph (an IndexIDMap over IndexHNSWFlat); shapes as ``search``."""
+    faiss = _faiss()
+    k = min(k, graph.ntotal)
+    query = np.ascontiguousarray(query, dtype=np.float32)
+    params = faiss.SearchParametersHNSW(efSearch=max(_HNSW_EF_SEARCH, k))
+    scores, ids = graph.search(query, k, params=params)
+    return np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+
+
+def build_hnsw(exact: FaissIndex) -> FaissIndex:
+    """An HNSW graph holding the vectors and ids of an exact IndexIDMap2(IndexFlatIP)."""
+    faiss = _faiss()
+    flat = faiss.downcast_index(exact.index)
+    hnsw = faiss.IndexHNSWFlat(flat.d, _HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = _HNSW_EF_CONSTRUCTION
+    graph = faiss.IndexIDMap(hnsw)
+    graph.add_with_ids(flat.reconstruct_n(0, flat.ntotal), index_ids(exact))  # (n, dim), (n,)
+    return graph
+
+
+def _faiss() -> Any:
+    """Import faiss where it is needed, so ``import qa`` stays light."""
+    import faiss
+
+    return faiss
