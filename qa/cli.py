@@ -130,7 +130,7 @@ def _ingest(args: argparse.Namespace) -> int:
     directory = settings.index_dir
     chunking = IndexSettings(chunk_tokens=args.chunk_tokens) if args.chunk_tokens else None
     if args.rebuild and directory.exists():
-        if not (directory / MANIFEST).exists() and any(directory.iterdir()):
+        if not (directory / MANIFEST).exists() and _foreign_files(directory):
             print(f"error: {directory} is not an article-qa index; not deleting it", file=sys.stderr)
             return 1
         shutil.rmtree(directory)
@@ -146,6 +146,14 @@ def _ingest(args: argparse.Namespace) -> int:
     for r in report.rejected:
         print(f"  rejected: {r.path}: {r.reason}")
     return 0
+
+
+def _foreign_files(directory: Path) -> list[Path]:
+    """Files in ``directory`` that no index writes: ``--rebuild`` never deletes those."""
+    from qa.store.files import index_files
+
+    ours = set(index_files(directory))
+    return [f for f in directory.iterdir() if f not in ours and f.name != ".lock" and not f.name.endswith(".tmp")]
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -161,8 +161,17 @@ class Passage(ChunkText):
     score: float
 
 
+MetadataField = Literal["author", "published", "title", "url"]
+
+
 class Citation(_Value):
-    """A numbered quote: ``quote == article.text[start:end]`` of the cited article."""
+    """A numbered source of an answer, of one of two kinds.
+
+    ``kind="text"`` (the usual): ``quote == article.text[start:end]`` of the cited article.
+    ``kind="metadata"``: the answer is the article's own record of ``field`` (who wrote it, when
+    it was published, its title or its URL), ``quote`` is that value as stored (a date as
+    ``YYYY-MM-DD``), and ``start == end == 0``.
+    """
 
     number: int
     article_id: str
@@ -171,6 +180,22 @@ class Citation(_Value):
     start: int
     end: int
     quote: str
+    kind: Literal["text", "metadata"] = "text"
+    field: MetadataField | None = None
+
+    @model_validator(mode="after")
+    def _kind_has_its_fields(self) -> Citation:
+        if self.kind == "metadata" and (self.field is None or self.start != 0 or self.end != 0):
+            raise ValueError("a metadata citation names its field and has no character span")
+        if self.kind == "text" and self.field is not None:
+            raise ValueError("a text citation cites characters, not a metadata field")
+        return self
+
+    def where(self) -> str:
+        """Where the quote is in its article, in words."""
+        if self.kind == "metadata":
+            return f"the article's metadata ({self.field})"
+        return f"characters {self.start}-{self.end}"
 
 
 class Turn(_Value):
@@ -208,7 +233,7 @@ class Answer(_Value):
             body = f"{body[:s]}**{body[s:e]}**{body[e:]}"
         marks = "".join(f"[{c.number}]" for c in self.citations)
         sources = [
-            f"[{c.number}] {c.title}" + (f" <{c.url}>" if c.url else "") + f", characters {c.start}-{c.end}"
+            f"[{c.number}] {c.title}" + (f" <{c.url}>" if c.url else "") + f", {c.where()}"
             for c in self.citations
         ]
         return f"> {body} {marks}\n\n" + "\n".join(sources)

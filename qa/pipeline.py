@@ -6,7 +6,9 @@ One question goes through these steps, each a call into one stage, all in ``QA.a
     (here)      qa.conversation      embedder  qa.retrieval  qa.reader  (here)
 
 Only the last step turns offsets into quoted text, so every quote is the article's text at the
-offsets it cites.
+offsets it cites. A question about the article itself ("Who wrote the article about ...?") is
+read from the first passage's article's metadata instead (``qa.reader.metadata``), and cited
+as that metadata field.
 
 Example:
     >>> from qa import QA
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from qa.conversation import resolve_followup
 from qa.embedding import BundledEmbedder, Embedder
-from qa.errors import IndexMismatchError, QueryError
+from qa.errors import IndexCorruptError, IndexMismatchError, QueryError, rebuild_hint
 from qa.indexing import Progress, ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
 from qa.models import (
@@ -44,9 +46,12 @@ from qa.models import (
     Turn,
 )
 from qa.reader import BundledExtractor, Extractor, Reader, Reading
+from qa.reader.metadata import CONFIDENCE as METADATA_CONFIDENCE
+from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field
 from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
 from qa.store import MANIFEST, Store, read_manifest
+from qa.store.files import index_files
 
 DECLINE = "The articles don't say."
 DECLINE_WITH_PASSAGES = "The articles don't say. These passages came closest:"
@@ -93,6 +98,12 @@ class QA:
         self.directory = Path(index) if index is not None else self.settings.index_dir
         cache = self.settings.model_cache()
         new = not (self.directory / MANIFEST).exists()
+        if new and (found := index_files(self.directory)):
+            raise IndexCorruptError(
+                f"{self.directory} holds index files ({', '.join(f.name for f in found[:3])}) but no "
+                f"{MANIFEST}, so it is not filled with anything. If it is your index, restore its "
+                f"manifest from a backup; else {rebuild_hint(self.directory)[0].lower()}"
+                f"{rebuild_hint(self.directory)[1:]}")
         if new and not create:
             read_manifest(self.directory)  # raises IndexNotFoundError, naming the directory
         # The manifest is read before any model loads: a mismatched embedder costs nothing.
@@ -181,10 +192,14 @@ class QA:
         t_embed = time.perf_counter()
         passages = self.retriever.search(resolved, k=k, mode=mode, filters=filters, query_vector=query_vector)
         t_retrieve = time.perf_counter()
-        reading = self.reader.read(resolved, query_vector, passages, self.store)
-        timings = {"embed_ms": (t_embed - started) * 1000, "retrieve_ms": (t_retrieve - t_embed) * 1000,
-                   **reading.timings_ms}
-        answer = self._cited(question, reading, passages)
+        timings = {"embed_ms": (t_embed - started) * 1000, "retrieve_ms": (t_retrieve - t_embed) * 1000}
+        from_metadata = self._from_metadata(resolved, passages)
+        if from_metadata is not None:
+            answer = _cited_metadata(question, from_metadata, passages)
+        else:
+            reading = self.reader.read(resolved, query_vector, passages, self.store)
+            timings.update(reading.timings_ms)
+            answer = self._cited(question, reading, passages)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return answer.model_copy(update={
             "resolved_question": resolved if resolved != question else None, "timings_ms": timings})
@@ -192,6 +207,11 @@ class QA:
     def _validated(self, question: str) -> str:
         """The question on one line, or a ``QueryError`` saying why it cannot be asked."""
         question = " ".join(question.split())
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, as JSON's "\ud800" decodes to
+            raise QueryError("The question holds characters that are not valid Unicode "
+                             "(lone surrogates); please retype it.") from None
         if not _WORDLIKE.search(question):
             raise QueryError("Please ask a question: it has no words in it.")
         limit = self.settings.max_question_chars
@@ -199,6 +219,12 @@ class QA:
             raise QueryError(
                 f"The question is {len(question):,} characters long; the limit is {limit:,}. Please shorten it.")
         return question
+
+    def _from_metadata(self, question: str, passages: list[Passage]) -> MetadataAnswer | None:
+        """The answer from the first passage's article's metadata, if the question asks for it."""
+        if not passages or asked_field(question) is None:
+            return None
+        return answer_from_metadata(question, passages, self.store.article(passages[0].article_id))
 
     def _cited(self, question: str, reading: Reading, passages: list[Passage]) -> Answer:
         """The reader's choice as an ``Answer``: the quote cut from the article at its offsets."""
@@ -213,6 +239,15 @@ class QA:
         highlight = Span(start=reading.highlight[0], end=reading.highlight[1]) if reading.highlight else None
         return Answer(question=question, found=True, text=quote, highlight=highlight, confidence=confidence,
                       citations=[citation], passages=passages)
+
+
+def _cited_metadata(question: str, found: MetadataAnswer, passages: list[Passage]) -> Answer:
+    """A metadata answer: the field's value, cited as that field of its article."""
+    article = found.article
+    citation = Citation(number=1, article_id=article.id, title=article.title, url=article.url, start=0, end=0,
+                        quote=found.value, kind="metadata", field=found.field)
+    return Answer(question=question, found=True, text=found.value, confidence=METADATA_CONFIDENCE,
+                  citations=[citation], passages=passages)
 
 
 def _check_embedder(directory: Path, recorded: IndexSettings, embedder: Embedder, injected: bool) -> None:

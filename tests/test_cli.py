@@ -200,3 +200,22 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = _run(capsys)
     assert status == 2
     assert "ingest" in out and "search" in out
+
+
+@pytest.mark.slow
+def test_rebuild_recovers_index_files_that_lost_their_manifest(
+    index_copy: Path, seed_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (index_copy / "manifest.json").unlink()
+    status, _, err = _run(capsys, "stats", "--index", str(index_copy))
+    assert status == 1 and "no manifest.json" in err and "--rebuild" in err
+    status, out, err = _run(capsys, "ingest", str(seed_path), "--index", str(index_copy), "--rebuild")
+    assert status == 0, err
+    assert _summary(out)[0] == 1 and (index_copy / "manifest.json").exists()
+
+
+def test_rebuild_keeps_a_folder_of_other_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    status, _, err = _run(capsys, "ingest", "nothing.md", "--index", str(tmp_path), "--rebuild")
+    assert status == 1 and "not an article-qa index" in err
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"

@@ -74,9 +74,9 @@ def test_seed_markup_is_reduced_to_text(seed: Article) -> None:
     assert "Original url" not in text
     assert "\\$" not in text
     assert "$4 trillion" in text
-    # The header (title, byline, date) is metadata, not body text.
-    assert not text.startswith("#")
-    assert "By David Patrikarakos" not in text
+    # The title and date lines are metadata, not body text; the byline is both (it is quotable).
+    assert not text.startswith("#") and "August 26, 2016" not in text
+    assert "\n\nBy David Patrikarakos\n\n" in text
     assert "Bushehr" in text
     # Paragraphs are separated by exactly one blank line and carry no outer whitespace.
     for block in text.split("\n\n"):
@@ -243,7 +243,7 @@ def test_directory_recursion_and_glob(tmp_path: Path) -> None:
     articles, rejected = read_articles(iter_paths([root]))
     assert not rejected
     assert sorted(a.text for a in articles) == [
-        "Deep article.", "Plain text article.", "The first paragraph. It is fine."]
+        "By Jane Doe\n\nThe first paragraph. It is fine.", "Deep article.", "Plain text article."]
     md = next(a for a in articles if a.source == str(root / "a.md"))
     assert (md.title, md.author, md.published) == (
         "A Good Article", "Jane Doe", dt.date(2021, 3, 3))

@@ -1,51 +1,19 @@
-"""The pipeline's extension points: an embedder written here builds and answers from an index,
-the manifest records it, and a mismatched embedder is refused before any model loads."""
+"""The pipeline: an embedder written for the tests (``embedders.py``) builds and answers from an
+index, the manifest records it, a mismatched embedder is refused before any model loads, and
+questions of any text get an answer or a clear error."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
+from embedders import HashingEmbedder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from qa import QA, Embedder, IndexMismatchError, IndexNotFoundError, Settings
-from qa.embedding import Vectors
+from qa import QA, Embedder, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError, Settings
 from qa.loading import loaded_keys
-
-
-class HashingEmbedder:
-    """Bag of hashed words, signed, unit length: a real embedder of another name and dimension."""
-
-    def __init__(self, dimension: int = 64) -> None:
-        self._dimension = dimension
-
-    @property
-    def name(self) -> str:
-        return f"hashing-{self._dimension}"
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    def warm_up(self) -> None:
-        pass
-
-    def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        return self.encode_documents(texts)
-
-    def encode_documents(self, texts: Sequence[str]) -> Vectors:
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-                bucket = int.from_bytes(digest[:4], "little") % self._dimension
-                out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1.0, norms)
 
 
 def test_hashing_embedder_meets_the_protocol() -> None:
@@ -94,3 +62,52 @@ def test_index_built_with_an_injected_embedder_answers(tmp_path: Path, seed_path
     assert "Iran" in a.text
     reopened = QA(tmp_path / "idx", embedder=HashingEmbedder())
     assert reopened.answer("What did Iran badly need from Russia?").text == a.text
+
+
+def test_invalid_unicode_in_a_question_is_a_query_error(tmp_path: Path) -> None:
+    qa = QA(tmp_path / "new", sample=False, embedder=HashingEmbedder())
+    with pytest.raises(QueryError, match="not valid Unicode"):
+        qa.answer("Where did Tesla die\ud800?")
+
+
+@pytest.fixture(scope="module")
+def seeded(built_index: Path) -> QA:
+    return QA(built_index, sample=False)
+
+
+@pytest.mark.slow
+def test_a_long_question_up_to_the_limit_is_read(seeded: QA) -> None:
+    """The span extractor reads at most 128 wordpieces of a question; the question itself is kept."""
+    question = ("Where did Nikola Tesla die, and in which hotel room of New York City did he spend "
+                "the last ten years of his life? ") * 16
+    assert 1400 < len(question.strip()) <= seeded.settings.max_question_chars
+    a = seeded.answer(question)
+    assert a.question == " ".join(question.split())
+    assert a.found and "New Yorker" in a.text
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(codec=None, exclude_categories=()), max_size=2300)
+       | st.text("Tesla Bushehr die where who 1943 ?!'\"", min_size=1500, max_size=2300))
+def test_any_text_gets_an_answer_or_a_query_error(seeded: QA, text: str) -> None:
+    try:
+        a = seeded.answer(text)
+    except QueryError as e:
+        assert str(e)
+        return
+    assert 0.0 <= a.confidence <= 1.0
+    for c in a.citations:
+        article = seeded.article(c.article_id)
+        assert article is not None and article.text[c.start : c.end] == c.quote == a.text
+
+
+def test_index_files_without_a_manifest_are_never_filled_with_the_sample(tmp_path: Path) -> None:
+    directory = tmp_path / "idx"
+    QA(directory, sample=False, embedder=HashingEmbedder())
+    (directory / "manifest.json").unlink()
+    database = (directory / "qa.sqlite3").read_bytes()
+    with pytest.raises(IndexCorruptError, match="holds index files .* but no manifest.json.*--rebuild"):
+        QA(directory, embedder=HashingEmbedder())  # sample=True: would have indexed the sample corpus
+    assert (directory / "qa.sqlite3").read_bytes() == database
+    assert not (directory / "manifest.json").exists()

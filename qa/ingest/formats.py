@@ -45,7 +45,11 @@ _SENTENCE_END = re.compile(r"[.!?:;\"'\u201d\u2019)\]]$")
 
 
 def markdown_article(text: str, path: Path) -> Article:
-    """Read a Markdown/text article, pulling title, byline, date and URL out of its header."""
+    """Read a Markdown/text article, pulling title, byline, date and URL out of its header.
+
+    The byline ("By ...") stays in the text as well as in ``author``: it is the article's own
+    statement of who wrote it, quotable like any other sentence.
+    """
     url_match = _URL_LINE.search(text)
     url = url_match.group(1) if url_match else None
     text = _URL_LINE.sub("", text)
@@ -61,6 +65,7 @@ def markdown_article(text: str, path: Path) -> Article:
             byline = _BYLINE.match(_inline(block))
             if author is None and byline and len(block) < 200:
                 author = byline.group(1)
+                body.append(_markdown_block(block))  # the byline is also text a reader may quote
                 continue
             date = _parse_date(_inline(block)) if len(block) < 40 else None
             if published is None and date is not None:

@@ -32,6 +32,9 @@ WEIGHTS_DIR = Path(str(resources.files("qa") / "data" / "extractor"))
 MAX_SPAN_TOKENS = 30
 _NO_ANSWER = -100.0  # the has-answer score of a text the network could not read
 _MAX_LENGTH = 256  # wordpieces of question + sentence: the bundled model's window
+# The model reads at most this many wordpieces of a question (SQuAD's longest are about 60), so
+# a long question leaves the sentence room in the window instead of failing to tokenise.
+MAX_QUESTION_TOKENS = 128
 
 
 @dataclass(frozen=True)
@@ -147,13 +150,13 @@ class BundledExtractor:
             cache_dir = Settings().model_cache()
         self._weights = weights
         self._cache_dir = cache_dir
-        self._session: tuple[Any, Any] | None = None
+        self._session: _Loaded | None = None
 
     def warm_up(self) -> None:
         """Export or load the network now; safe to call twice."""
         self._loaded()
 
-    def _loaded(self) -> tuple[Any, Any]:
+    def _loaded(self) -> _Loaded:
         if self._session is None:
             # One export and session per weights and process, shared by every instance; the
             # export runs inside load_once's lock, so two threads never write it at once.
@@ -172,12 +175,13 @@ class BundledExtractor:
         """
         if not texts:
             return []
-        tokenizer, session = self._loaded()
-        encodings = tokenizer.encode_batch([(question, t) for t in texts])
+        loaded = self._loaded()
+        question = loaded.clipped(question)
+        encodings = loaded.pairs.encode_batch([(question, t) for t in texts])
         offsets = [e.offsets for e in encodings]
         feed = {"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings],
                 "token_type_ids": [e.type_ids for e in encodings]}
-        starts, ends = session.run(None, {k: np.array(v, dtype=np.int64) for k, v in feed.items()})  # (n, seq)
+        starts, ends = loaded.session.run(None, {k: np.array(v, dtype=np.int64) for k, v in feed.items()})  # (n, seq)
         n = starts.shape[1]
         band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_SPAN_TOKENS)
         guesses = []
@@ -200,18 +204,36 @@ class BundledExtractor:
         return guesses
 
 
-def _session(file: Path) -> tuple[Any, Any]:
-    """The bundled tokenizer (pairs, the text truncated) and an ONNX Runtime session.
+@dataclass(frozen=True)
+class _Loaded:
+    """The bundled tokenizer twice (for pairs, the text truncated; and plain, to measure a
+    question) and the ONNX Runtime session.
 
     The ``tokenizers`` library reads the same tokenizer.json as training's ``AutoTokenizer``
     without importing transformers and PyTorch, which would triple a query process's memory.
     """
+
+    pairs: Any
+    plain: Any
+    session: Any
+
+    def clipped(self, question: str) -> str:
+        """The question cut after ``MAX_QUESTION_TOKENS`` wordpieces (only what the model reads)."""
+        offsets = self.plain.encode(question, add_special_tokens=False).offsets
+        return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
+
+
+def _session(file: Path) -> _Loaded:
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(Path(model_path(DEFAULT_MODEL)) / "tokenizer.json"))
-    tokenizer.enable_truncation(_MAX_LENGTH, strategy="only_second")
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-    return tokenizer, onnx_session(file)
+    path = str(Path(model_path(DEFAULT_MODEL)) / "tokenizer.json")
+    pairs = Tokenizer.from_file(path)
+    pairs.enable_truncation(_MAX_LENGTH, strategy="only_second")
+    pairs.enable_padding(pad_id=0, pad_token="[PAD]")
+    plain = Tokenizer.from_file(path)
+    plain.no_truncation()
+    plain.no_padding()
+    return _Loaded(pairs, plain, onnx_session(file))
 
 
 def _tokens_of(offsets: list[list[int]], context: list[bool], span: tuple[int, int]) -> tuple[int, int] | None:

@@ -27,6 +27,13 @@ _FAISS_FILE = re.compile(r"^(chunks|sentences)-(\d+)(?:\.hnsw)?\.faiss$")
 _TEMP_SUFFIX = ".faiss.tmp"  # every FAISS file is written under such a name first
 
 
+def index_files(directory: Path) -> list[Path]:
+    """Files of an index in ``directory`` (database, vector files), whether or not a manifest is."""
+    if not directory.is_dir():
+        return []
+    return sorted(f for f in directory.iterdir() if f.name.startswith(DATABASE) or _FAISS_FILE.match(f.name))
+
+
 def vector_file(directory: Path, kind: str, generation: int) -> Path:
     """The exact FAISS index (IndexIDMap2) of ``kind`` ("chunks" or "sentences") in a generation."""
     return directory / f"{kind}-{generation}.faiss"

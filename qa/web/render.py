@@ -128,7 +128,7 @@ def render_answer(answer: Answer) -> str:
     markers = "".join(f'<sup class="qa-cite">[{c.number}]</sup>' for c in answer.citations)
     cited = "".join(
         f'<div class="qa-cited"><span class="qa-num">[{c.number}]</span> '
-        f"{_title_link(c.title, c.url)}</div>"
+        f"{_title_link(c.title, c.url)}{_metadata_note(c)}</div>"
         for c in answer.citations
     )
     return (
@@ -165,6 +165,17 @@ def _head(p: Passage, number: str) -> str:
     return f'<div class="qa-source-head">{number}{_title_link(p.title, p.url)}{date_html}</div>'
 
 
+_FIELD_NAMES = {"author": "Author", "published": "Published", "title": "Title", "url": "Source URL"}
+
+
+def _metadata_note(citation: Citation) -> str:
+    """Says that a metadata answer comes from the article's record, not from its text."""
+    if citation.kind != "metadata":
+        return ""
+    field = _FIELD_NAMES[citation.field or "title"].lower()
+    return f' <span class="qa-metadata-note">· from the article\'s metadata ({escape(field)})</span>'
+
+
 def _cited_passage(citation: Citation, passages: Iterable[Passage]) -> Passage | None:
     for p in passages:
         inside = p.start <= citation.start and citation.end <= p.end
@@ -187,6 +198,13 @@ def render_sources(answer: Answer) -> str:
     if answer.found and answer.citations:
         parts.append('<div class="qa-section">Cited</div>')
         for c in answer.citations:
+            if c.kind == "metadata":
+                parts.append(
+                    f'<div class="qa-source qa-source-cited qa-source-metadata"><div class="qa-source-head">'
+                    f'<span class="qa-num">[{c.number}]</span> {_title_link(c.title, c.url)}</div>'
+                    f'<p class="qa-passage">{escape(_FIELD_NAMES[c.field or "title"])}: '
+                    f"<mark>{escape(c.quote)}</mark> (from the article's metadata)</p></div>")
+                continue
             p = _cited_passage(c, answer.passages)
             if p is None:  # the reader cited outside its passages: show the quote on its own
                 parts.append(

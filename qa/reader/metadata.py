@@ -1,0 +1,81 @@
+"""Questions about an article itself, answered from its metadata: who wrote it, when it was
+published, where (its URL: the publisher's site), what it is called.
+
+The text of an article rarely says who wrote it; its record does (the byline, the date line,
+the source URL kept at ingest). A question asks for one of those fields only when it says so in
+so many words ("Who wrote the article about ...", "When was it published?"), so a question that
+merely contains "wrote" ("Who wrote the Declaration of Independence?") goes to the reader.
+Which article is meant is retrieval's first passage; when the question names more than the
+article ("the article about Putin and the Ayatollah"), its words must be found in that
+article's title or passage, else the question is read as any other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.models import Article, MetadataField, Passage
+from qa.reader.features import content_stems
+
+_ARTICLE = r"(?:it|this|that|the (?:article|piece|story|essay|report|column|op-ed|post|text))"
+_FIELDS: tuple[tuple[MetadataField, re.Pattern[str]], ...] = (
+    ("author", re.compile(
+        rf"\bwho (?:wrote|writes|authored|penned) {_ARTICLE}\b"
+        rf"|\bwho(?:'s| is| was) the (?:author|writer)(?: of {_ARTICLE}\b|\s*\?)"
+        rf"|\bwhose (?:article|piece|story|essay|column) is\b", re.IGNORECASE)),
+    ("published", re.compile(
+        rf"\bwhen (?:was|is|did) {_ARTICLE}\b.*\b(?:published|written|posted|dated|come out|appear)\b"
+        r"|\b(?:publication|publishing) date\b", re.IGNORECASE)),
+    ("url", re.compile(
+        r"\b(?:which|what) (?:newspaper|paper|publication|outlet|magazine|website|site|publisher)\b"
+        r".*\b(?:publish\w*|ran|run|print\w*|carried|carry|appear\w*)\b"
+        rf"|\bwho published {_ARTICLE}\b|\bwhere (?:was|is) {_ARTICLE} published\b", re.IGNORECASE)),
+    ("title", re.compile(
+        rf"\bwhat(?:'s| is) the (?:title|headline) of {_ARTICLE}\b"
+        rf"|\bwhat(?:'s| is) {_ARTICLE} (?:called|titled)\b", re.IGNORECASE)),
+)
+# The words that ask for a field (and the article), not about a topic: left out when the rest
+# of the question is matched against the article.
+_ASKING = frozenset(
+    "wrote write writes written authored author writer penned whose article piece story essay "
+    "report column op ed post text published publish publication publishing date dated posted "
+    "come out appear newspaper paper outlet magazine website site publisher ran run printed "
+    "carried title headline called titled about".split())
+
+
+# A metadata answer's confidence: the value is the article's own record, so what can still be
+# wrong is which article retrieval put first; below 1 for that, above the reader's threshold.
+CONFIDENCE = 0.9
+
+
+@dataclass(frozen=True)
+class MetadataAnswer:
+    """The field asked for, its value as stored and the article it belongs to."""
+
+    field: MetadataField
+    value: str
+    article: Article
+
+
+def asked_field(question: str) -> MetadataField | None:
+    """The metadata field a question asks for in so many words, if any."""
+    for field, pattern in _FIELDS:
+        if pattern.search(question):
+            return field
+    return None
+
+
+def answer_from_metadata(question: str, passages: list[Passage], article: Article | None) -> MetadataAnswer | None:
+    """The metadata answer to ``question``, when it asks for a field that ``article`` (the first
+    passage's) records and names nothing that article does not hold."""
+    field = asked_field(question)
+    if field is None or article is None or not passages:
+        return None
+    value = getattr(article, field)
+    if value is None:
+        return None
+    topic = content_stems(question) - {s for w in _ASKING for s in content_stems(w)}
+    if topic and not topic & (content_stems(article.title) | content_stems(passages[0].text)):
+        return None
+    return MetadataAnswer(field, value.isoformat() if field == "published" else str(value), article)

@@ -1,0 +1,90 @@
+"""Answers from article metadata: which questions ask for a field, and the cited answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from embedders import HashingEmbedder
+from pydantic import ValidationError
+
+from qa import QA, Citation
+from qa.reader.metadata import asked_field
+
+
+@pytest.mark.parametrize(("question", "field"), [
+    ("Who wrote the article about Putin and the Ayatollah?", "author"),
+    ("Who wrote it?", "author"),
+    ("Who is the author?", "author"),
+    ("Who's the author of this piece?", "author"),
+    ("When was the article about Putin published?", "published"),
+    ("When was it written?", "published"),
+    ("What is the publication date of the article?", "published"),
+    ("Which newspaper published the article about Iran and Russia?", "url"),
+    ("Who published the story?", "url"),
+    ("What is the title of the article about Bushehr?", "title"),
+    ("Who wrote the Declaration of Independence?", None),
+    ("Who was the author of the Ninety-five Theses?", None),
+    ("When was the Bushehr plant built?", None),
+    ("Which newspaper did Tesla read?", None),
+    ("What did Iran badly need from Russia?", None),
+])
+def test_questions_that_ask_for_a_field(question: str, field: str | None) -> None:
+    assert asked_field(question) == field
+
+
+def test_a_metadata_citation_names_its_field_and_no_span() -> None:
+    fields = {"number": 1, "article_id": "a", "title": "T", "url": None, "quote": "Ann"}
+    assert Citation(**fields, start=0, end=0, kind="metadata", field="author").where() == (
+        "the article's metadata (author)")
+    with pytest.raises(ValidationError):
+        Citation(**fields, start=3, end=6, kind="metadata", field="author")
+    with pytest.raises(ValidationError):
+        Citation(**fields, start=0, end=0, kind="metadata")
+    with pytest.raises(ValidationError):
+        Citation(**fields, start=0, end=3, field="author")
+
+
+@pytest.fixture
+def two_articles(tmp_path: Path, seed_path: Path) -> QA:
+    other = tmp_path / "fair.json"
+    other.write_text(json.dumps({
+        "title": "The Zorblat Fair", "author": "Mina Okafor", "date": "2024-05-04",
+        "text": "The Zorblat Fair is held every May in the town of Quill. Its prize is a copper kettle."}))
+    qa = QA(tmp_path / "idx", sample=False, embedder=HashingEmbedder())
+    assert not qa.ingest([seed_path, other]).rejected
+    return qa
+
+
+def test_author_date_and_source_questions_are_answered_from_metadata(two_articles: QA) -> None:
+    qa = two_articles
+    for question, field, value in (
+        ("Who wrote the article about Putin and the Ayatollah?", "author", "David Patrikarakos"),
+        ("When was the article about Putin and the Ayatollah published?", "published", "2016-08-26"),
+        ("Who wrote the article about the Zorblat Fair?", "author", "Mina Okafor"),
+        ("Which newspaper published the article about Putin?", "url",
+         "https://www.themoscowtimes.com/2016/08/26/rebel-love-affair-a55104"),
+    ):
+        a = qa.answer(question)
+        assert a.found and a.text == value, (question, a.text)
+        (c,) = a.citations
+        assert (c.kind, c.field, c.quote) == ("metadata", field, value)
+        article = qa.article(c.article_id)
+        assert article is not None
+        stored = getattr(article, field)
+        assert (stored.isoformat() if isinstance(stored, dt.date) else stored) == c.quote
+        assert "the article's metadata" in a.to_markdown()
+
+
+@pytest.mark.slow  # the question goes on to the reader, whose extractor loads a model
+def test_a_topic_the_first_article_does_not_hold_is_not_answered_from_its_metadata(two_articles: QA) -> None:
+    a = two_articles.answer("Who wrote the article about quantum chromodynamics?")
+    assert not any(c.kind == "metadata" for c in a.citations)
+
+
+def test_the_byline_is_quotable_text(two_articles: QA) -> None:
+    seed = next(a for a in two_articles.articles() if a.author == "David Patrikarakos")
+    article = two_articles.article(seed.id)
+    assert article is not None and "By David Patrikarakos" in article.text
