@@ -108,19 +108,34 @@ def test_answer_json_round_trip_and_markdown(qa: QA) -> None:
 
 
 def test_followup_resolution_carries_topic() -> None:
-    resolved = resolve_followup("and Iran?", [Turn(question="What did Russia badly need?")])
-    assert resolved.startswith("and Iran?") and "Russia" in resolved and "need" in resolved
+    """A fragment is read into the previous question as a sentence; a question of its own is left alone."""
+    assert resolve_followup("and Iran?", [Turn(question="What did Russia badly need?")]) == "What did Iran badly need?"
     long_question = "Where did Nikola Tesla spend the last years of his life in New York?"
     assert resolve_followup(long_question, ["Who was Tesla?"]) == long_question
     assert resolve_followup("Who built it?", []) == "Who built it?"
+    assert resolve_followup("And what did Russia need?", ["What did Iran badly need from Russia?"]) \
+        == "And what did Russia need?"
 
 
 @pytest.mark.slow
 def test_followup_answer_uses_history(qa: QA) -> None:
-    first = qa.answer("What did Russia badly need from Iran?")
-    follow = qa.answer("and what did Iran need?", history=[Turn(question=first.question, answer=first.text)])
-    assert follow.resolved_question is not None and "Russia" in follow.resolved_question
-    assert follow.found and "expertise" in follow.text
+    """Issue 14: a follow-up that names its own subject is read as asked and highlights its own answer."""
+
+    def highlighted(a: Answer) -> str:
+        assert a.found and a.highlight is not None, a.text
+        return a.text[a.highlight.start : a.highlight.end]
+
+    for first, then, expected, other in [
+            ("What did Russia badly need from Iran?", "and what did Iran need?", "expertise", "cash"),
+            ("What did Iran badly need from Russia?", "And what did Russia need?", "cash", "expertise")]:
+        before = qa.answer(first)
+        follow = qa.answer(then, history=[Turn(question=before.question, answer=before.text)])
+        assert follow.resolved_question is None and follow.question == then
+        span = highlighted(follow)
+        assert expected in span and other not in span, (then, span, follow.text)
+    fragment = qa.answer("And Iran?", history=[Turn(question="What did Russia badly need from Iran?")])
+    assert fragment.resolved_question == "What did Iran badly need from Russia?"
+    assert "expertise" in highlighted(fragment), fragment.text
 
 
 @pytest.mark.slow
