@@ -32,8 +32,10 @@ class Stop(Exception):
 # --------------------------------------------------------------------------------- options
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``qa eval``."""
-    parser.add_argument("kind", choices=["retrieval", "answers"])
-    parser.add_argument("dataset", type=Path, help="a SQuAD-format JSON file")
+    parser.add_argument("kind", choices=["retrieval", "answers", "regression"])
+    parser.add_argument("dataset", type=Path,
+                        help="a SQuAD-format JSON file (regression: a regression set, such as "
+                             f"{defaults.REGRESSION_SET.name})")
     parser.add_argument("--limit", type=int, default=None, help="questions to run (default: all)")
     _add_common(parser)
     parser.add_argument("--v2", type=Path, default=None, metavar="FILE",
@@ -42,6 +44,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tuning-set", type=Path, default=None, metavar="FILE",
                         help="answers: the file the reader was tuned on, to report the questions used to "
                              f"fit nothing (default: {defaults.DEV_SET}, left out when absent)")
+    parser.add_argument("--regression", type=Path, default=None, metavar="FILE",
+                        help="answers: the hand-written regression set on the sample corpus, reported in "
+                             f"its own section (default: {defaults.REGRESSION_SET}, left out when absent)")
+    parser.add_argument("--index", type=Path, default=None, metavar="DIR",
+                        help="regression: ask this index (it should hold the sample corpus) instead of a "
+                             "cached index of the sample corpus")
     parser.set_defaults(run=run_eval)
 
 
@@ -83,26 +91,41 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------- commands
 def run_eval(args: argparse.Namespace) -> int:
     """``qa eval``: run the evaluation, write its reports, print the JSON report."""
-    v2 = tuning = None
+    v2 = tuning = regression = None
     try:
-        dataset = _existing(args.dataset, "dataset")
-        _require_matplotlib()
+        dataset = _existing(args.dataset, "dataset" if args.kind != "regression" else "regression set")
+        if args.kind == "regression":
+            regression = _valid_regression_set(dataset)
+            if args.index is not None and not args.index.is_dir():
+                raise Stop(f"no index at {args.index}")
+        else:
+            _require_matplotlib()
         if args.kind == "answers":
             v2 = _optional(args.v2, defaults.V2_SET, "SQuAD v2.0 file",
                            "the unanswerable-question figures are left out (give one with --v2)")
             tuning = _optional(args.tuning_set, defaults.DEV_SET, "reader tuning set",
                                "the questions used to fit nothing are not reported (give it with --tuning-set)")
+            regression = _optional(args.regression, defaults.REGRESSION_SET, "regression set",
+                                   "its section is left out (give one with --regression)")
+            if regression is not None:
+                _valid_regression_set(regression)
     except Stop as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    out, cache = args.out or defaults.reports_dir(), args.cache or defaults.cache_dir()
+    if args.kind == "regression":
+        from .regression import evaluate_regression
+
+        print(evaluate_regression(dataset, cache, out=out, index=args.index).markdown(), end="")
+        print(f"reports written to {out}", file=sys.stderr)
+        return 0
     from . import harness
 
-    out, cache = args.out or defaults.reports_dir(), args.cache or defaults.cache_dir()
     if args.kind == "retrieval":
         written = harness.evaluate_retrieval(dataset, cache, out=out, limit=args.limit).to_json()
     else:
         written = harness.evaluate_answers(dataset, cache, out=out, limit=args.limit, v2_dataset=v2,
-                                           tuning_set=tuning).to_json()
+                                           tuning_set=tuning, regression_set=regression).to_json()
     print(written, end="")
     print(f"reports written to {out}", file=sys.stderr)
     return 0
@@ -152,6 +175,17 @@ def _optional(given: Path | None, default: Path, what: str, without: str) -> Pat
         return default
     print(f"note: no {what} at {default}, so {without}.", file=sys.stderr)
     return None
+
+
+def _valid_regression_set(path: Path) -> Path:
+    """``path`` when it is a valid regression set, else Stop saying what is wrong."""
+    from .regression import SetError, load_set
+
+    try:
+        load_set(path)
+    except SetError as e:
+        raise Stop(str(e)) from None
+    return path
 
 
 def _require_matplotlib() -> None:

@@ -14,6 +14,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 DEV_SET = DATA / "squad-dev-v1.1-half.json"  # the reader's tuning set and the bench's questions
 V2_SET = DATA / "squad-dev-v2.0-half.json"
+REGRESSION_SET = DATA / "regression-sample.json"  # hand-written questions about the sample corpus
 
 
 def in_checkout() -> bool:

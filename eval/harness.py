@@ -21,6 +21,7 @@ from qa.settings import Settings
 
 from . import plots
 from .indexes import build_index
+from .regression import evaluate_regression
 from .reports import (
     Abstention,
     Answering,
@@ -113,13 +114,16 @@ class Run:
 
 def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None, limit: int | None = None,
                      v2_dataset: Path | None = None, tuning_set: Path | None = None,
-                     settings: Settings | None = None) -> AnswersReport:
+                     settings: Settings | None = None, regression_set: Path | None = None) -> AnswersReport:
     """End-to-end accuracy, span EM/F1, citation validity, abstention and latency.
 
     Args:
         v2_dataset: a SQuAD v2.0 file whose unanswerable questions should be declined.
         tuning_set: the file ``tune_reader`` fitted the reader on; with it, the questions used to
             fit nothing at all are reported too (``fitted_on_nothing``).
+        regression_set: the hand-written questions about the sample corpus
+            (``qa_eval.regression``); with it, their figures are the ``regression`` section, and
+            ``out`` also gets ``regression.json`` and ``regression.md`` with every question's row.
     """
     settings = settings or Settings.from_env()
     pool = answerable(load_questions(dataset))
@@ -149,7 +153,9 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
             in_corpus_questions=len(in_run.graded), out_of_corpus_questions=len(out_run.graded),
             threshold=settings.reader.threshold),
         fitted_on_nothing=_fitted_on_nothing(main, questions, unseen, tuning_set),
-        squad_v2=_squad_v2(v2_dataset, cache, limit, settings) if v2_dataset is not None else None)
+        squad_v2=_squad_v2(v2_dataset, cache, limit, settings) if v2_dataset is not None else None,
+        regression=(evaluate_regression(regression_set, cache, out=out, settings=settings).scores()
+                    if regression_set is not None else None))
     if out is not None:
         write_json(report, out / "answers.json")
         (out / "answers.md").write_text(report.markdown(), encoding="utf-8")

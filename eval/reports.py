@@ -138,6 +138,124 @@ class SquadV2(Report):
     auroc: float
 
 
+# --------------------------------------------------------------------------------- regression set
+class Scored(Counted):
+    """Some of the regression set's questions and the share of them handled as expected."""
+
+    correct: float
+
+
+class AnswerableScores(Scored):
+    """Answerable questions: the quote holds a gold answer (``correct``), the key span is one."""
+
+    key_span_em: float
+    key_span_f1: float
+    cited_expected_article: float
+
+
+class MetadataScores(Scored):
+    """Questions about an article's metadata; ``cited_from_field``: the answer cites the right
+    metadata field (left out while citations have no kind)."""
+
+    cited_from_field: float | None = None
+
+
+class AppExamples(Scored):
+    """The web app's example questions; ``all_correct`` needs the quote and the key span right."""
+
+    key_span_correct: float
+    all_correct: bool
+
+
+class RegressionScores(Header):
+    """The hand-written regression set on the sample corpus: the figures (``regression.json``
+    adds the rows; ``answers.json`` holds these under ``regression``)."""
+
+    index: str
+    correct: float
+    answerable: AnswerableScores
+    declines: Scored
+    metadata: MetadataScores
+    follow_ups: Scored
+    app_examples: AppExamples
+    categories: dict[str, Scored]
+    citation_validity: float
+    latency_ms_p50: float
+    latency_ms_p95: float
+
+    def markdown_summary(self, level: str = "#") -> list[str]:
+        """The figures as Markdown lines under a heading of ``level``."""
+        a, d, m, f, x = self.answerable, self.declines, self.metadata, self.follow_ups, self.app_examples
+        cited = "-" if m.cited_from_field is None else m.cited_from_field
+        return [
+            f"{level} Regression set: {Path(self.dataset).name}, {self.questions} questions", "",
+            "| correct | answerable: quote holds gold | key-span EM | key-span F1 | declined as expected | "
+            "metadata | metadata cited from field | follow-ups | app examples all correct | citation validity |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            f"| {self.correct} | {a.correct} ({a.questions}) | {a.key_span_em} | {a.key_span_f1} | "
+            f"{d.correct} ({d.questions}) | {m.correct} ({m.questions}) | {cited} | {f.correct} ({f.questions}) | "
+            f"{'yes' if x.all_correct else 'no'} ({x.correct} quote, {x.key_span_correct} key span, "
+            f"{x.questions} examples) | {self.citation_validity} |", "",
+            "| category | questions | correct |", "|---|---|---|",
+            *(f"| {name} | {s.questions} | {s.correct} |" for name, s in self.categories.items()),
+        ]
+
+
+class RegressionRow(Report):
+    """One question of the regression set: what was expected, what came back, whether it was right."""
+
+    id: str
+    category: str
+    question: str
+    history: list[str] = []
+    expected: str
+    found: bool
+    got: str
+    key_span: str | None = None
+    cited: str | None = None
+    confidence: float
+    resolved_question: str | None = None
+    quote_ok: bool
+    key_span_ok: bool
+    key_span_f1: float
+    metadata_cited: bool | None = None
+    citations: int
+    citations_valid: int
+    ok: bool
+
+
+class RegressionReport(RegressionScores):
+    """``regression.json``: the figures and every question's row."""
+
+    rows: list[RegressionRow]
+
+    def scores(self) -> RegressionScores:
+        """The figures without the rows (the section of ``answers.json``)."""
+        return RegressionScores.model_validate(self.model_dump(exclude={"rows"}))
+
+    def markdown(self) -> str:
+        """``regression.md``: the figures, then one row per question."""
+        lines = [*self.markdown_summary(), "", f"Index: `{self.index}`.", "",
+                 "| id | category | question | expected | got (key span) | ok |", "|---|---|---|---|---|---|"]
+        for r in self.rows:
+            asked = " / ".join([*r.history, r.question]) if r.history else r.question
+            if r.resolved_question:
+                asked += f" (read as: {r.resolved_question})"
+            got = r.got if not r.found else f"{_clip(r.got)} (**{r.key_span or ''}**; {r.confidence})"
+            lines.append(f"| {r.id} | {r.category} | {_cell(asked)} | {_cell(r.expected)} | {_cell(got)} | "
+                         f"{'yes' if r.ok else '**no**'} |")
+        return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _cell(text: str) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 class AnswersReport(Answering, Header):
     """``answers.json``: end-to-end answers, and the subsets that were fitted on nothing."""
 
@@ -145,6 +263,7 @@ class AnswersReport(Answering, Header):
     abstention: Abstention
     fitted_on_nothing: Subset | None = None
     squad_v2: SquadV2 | None = None
+    regression: RegressionScores | None = None
 
     def markdown(self) -> str:
         """``answers.md``: the report's tables."""
@@ -169,4 +288,6 @@ class AnswersReport(Answering, Header):
             lines += ["", "## SQuAD v2.0 unanswerable questions", "",
                       "| declined unanswerable | answered answerable | AUROC |", "|---|---|---|",
                       f"| {v2.declined_unanswerable} | {v2.answered_answerable} | {v2.auroc} |"]
+        if self.regression is not None:
+            lines += ["", *self.regression.markdown_summary(level="##")]
         return "\n".join(lines) + "\n"
