@@ -1,4 +1,4 @@
-"""The ``qa`` command line: ingest, stats, delete, search, ask, check, serve, eval, bench.
+"""The ``qa`` command line: ingest, stats, delete, search, ask, check, rebuild, serve, eval, bench.
 
 Errors from article-qa are printed as one sentence on stderr with exit status 1; tracebacks
 are kept for real bugs.
@@ -74,8 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.set_defaults(run=_ask)
 
-    p = command("check", "Verify the index: ids, counts, offsets and hashes.")
+    p = command("check", "Verify the index: ids, counts, offsets, hashes, the vector files' "
+                         "checksums and a sample of vectors against a fresh embedding of their text.")
+    p.add_argument("--sample", type=int, default=20,
+                   help="chunks and sentences to re-embed and compare (default 20 each; 0 loads no model)")
+    p.add_argument("--seed", type=int, default=0, help="which rows the sample picks (default 0)")
     p.set_defaults(run=_check)
+
+    p = command("rebuild", "Re-embed every article from the text the index already stores (no "
+                           "original files needed): repairs damaged vector files.")
+    p.set_defaults(run=_rebuild)
 
     p = command("serve", "Serve the web chat (answers with sources; add and delete articles). "
                          "An empty index directory gets the sample corpus first.")
@@ -93,8 +101,8 @@ def _add_evaluation(sub: Any) -> None:
     options and runs them; it loads the harness, the models and matplotlib only when one runs."""
     from qa_eval import cli as evaluation
 
-    p = sub.add_parser("eval", help="Run an evaluation (retrieval or answers).",
-                       description="Measure retrieval or answers on a SQuAD-format file; writes reports.")
+    p = sub.add_parser("eval", help="Run an evaluation (retrieval, answers or the regression set).",
+                       description="Measure retrieval, answers or the hand-written regression set; writes reports.")
     evaluation.add_eval_arguments(p)
     p = sub.add_parser("bench", help=evaluation.BENCH_HELP, description=evaluation.BENCH_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -207,17 +215,47 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Problems exit 1 with how to repair them: ``qa rebuild`` when only the vectors are wrong
+    (the stored text makes them again), else a rebuild from the original files."""
     from qa.errors import rebuild_hint
 
     qa = _opened(args)
-    problems = qa.check()
-    if problems:
-        print(f"{qa.directory}: {len(problems)} problem(s) found")
-        for p in problems:
-            print(f"  - {p}")
-        print(rebuild_hint(qa.directory))
-        return 1
-    print(f"{qa.directory}: OK")
+    report = qa.store.inspect(qa.embedder if args.sample > 0 else None, sample=args.sample, seed=args.seed)
+    if report.problems:
+        print(f"{qa.directory}: {len(report.problems)} problem(s) found")
+        lines = [f"  - {p}" for p in report.problems]
+    else:
+        print(f"{qa.directory}: OK" + ("" if args.sample > 0 else " (no vectors re-embedded: --sample 0)"))
+        lines = []
+    for line in [*lines, *(f"  note: {n}" for n in report.notes)]:
+        print(line)
+    if not report.problems:
+        return 0
+    print(f"Re-embed the vectors from the stored text with `qa rebuild --index {qa.directory}`."
+          if report.rebuild_repairs else rebuild_hint(qa.directory))
+    return 1
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    """Opens the index without loading its vector files (they may be the damage) and re-embeds
+    with the bundled embedder, which must be the one the manifest names."""
+    from qa.embedding import BundledEmbedder
+    from qa.errors import IndexMismatchError
+    from qa.store import Store, read_manifest
+
+    settings = _settings(args)
+    directory = settings.index_dir
+    recorded = read_manifest(directory)
+    embedder = BundledEmbedder(settings.embedding_backend, settings.model_cache() / "onnx")
+    if (embedder.name, embedder.dimension) != (recorded.model_name, recorded.dimension):
+        raise IndexMismatchError(
+            f"The index in {directory} was built with the embedder {recorded.model_name!r}, which is not "
+            "bundled: rebuild it from Python with Store.open(DIR, vectors=False).rebuild(that_embedder).")
+    store = Store.open(directory, vectors=False, approximate_above=settings.approximate_above)
+    report = store.rebuild(embedder, progress=True)
+    print(f"{directory}: re-embedded {report.chunks} chunks and {report.sentences} sentences of "
+          f"{report.articles} articles from the stored text in {report.seconds:.1f} s "
+          f"(generation {report.generation})")
     return 0
 
 

@@ -47,7 +47,7 @@ from qa.models import (
 )
 from qa.reader import BundledExtractor, Extractor, Reader, Reading
 from qa.reader.metadata import CONFIDENCE as METADATA_CONFIDENCE
-from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field
+from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field, refers_back
 from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
 from qa.store import MANIFEST, Store, read_manifest
@@ -193,7 +193,7 @@ class QA:
         passages = self.retriever.search(resolved, k=k, mode=mode, filters=filters, query_vector=query_vector)
         t_retrieve = time.perf_counter()
         timings = {"embed_ms": (t_embed - started) * 1000, "retrieve_ms": (t_retrieve - t_embed) * 1000}
-        from_metadata = self._from_metadata(resolved, passages)
+        from_metadata = self._from_metadata(question, passages, history)
         if from_metadata is not None:
             answer = _cited_metadata(question, from_metadata, passages)
         else:
@@ -220,9 +220,19 @@ class QA:
                 f"The question is {len(question):,} characters long; the limit is {limit:,}. Please shorten it.")
         return question
 
-    def _from_metadata(self, question: str, passages: list[Passage]) -> MetadataAnswer | None:
-        """The answer from the first passage's article's metadata, if the question asks for it."""
-        if not passages or asked_field(question) is None:
+    def _from_metadata(self, question: str, passages: list[Passage],
+                       history: Sequence[Turn | str]) -> MetadataAnswer | None:
+        """The answer from an article's metadata, if the question (as asked) asks for a field.
+
+        The article is the first passage's; for "Who wrote it?" after an earlier turn, the first
+        passage of that turn's question, which is what "it" names.
+        """
+        if asked_field(question) is None:
+            return None
+        if history and refers_back(question):
+            previous = history[-1]
+            passages = self.search(previous.question if isinstance(previous, Turn) else previous, k=1)
+        if not passages:
             return None
         return answer_from_metadata(question, passages, self.store.article(passages[0].article_id))
 

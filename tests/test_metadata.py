@@ -25,6 +25,11 @@ from qa.reader.metadata import asked_field
     ("Which newspaper published the article about Iran and Russia?", "url"),
     ("Who published the story?", "url"),
     ("What is the title of the article about Bushehr?", "title"),
+    ('who is the author of "Putin and the Ayatollah: A Bromance to Watch"', "author"),
+    ("When was the Putin and the Ayatollah article published?", "published"),
+    ("What date did the piece on the Russian-Iranian bromance come out?", "published"),
+    ("Where can I read the original of the article?", "url"),
+    ("What year did the story of Tesla begin?", None),
     ("Who wrote the Declaration of Independence?", None),
     ("Who was the author of the Ninety-five Theses?", None),
     ("When was the Bushehr plant built?", None),
@@ -79,6 +84,13 @@ def test_author_date_and_source_questions_are_answered_from_metadata(two_article
 
 
 @pytest.mark.slow  # the question goes on to the reader, whose extractor loads a model
+def test_who_wrote_it_names_the_article_of_the_turn_before(two_articles: QA) -> None:
+    for earlier, author in (("Where is the Zorblat Fair held?", "Mina Okafor"),
+                            ("What did Iran badly need from Russia?", "David Patrikarakos")):
+        a = two_articles.answer("Who wrote that article?", history=[earlier])
+        assert a.found and a.text == author and a.citations[0].field == "author", (earlier, a.text)
+
+
 def test_a_topic_the_first_article_does_not_hold_is_not_answered_from_its_metadata(two_articles: QA) -> None:
     a = two_articles.answer("Who wrote the article about quantum chromodynamics?")
     assert not any(c.kind == "metadata" for c in a.citations)

@@ -18,19 +18,23 @@ from dataclasses import dataclass
 from qa.models import Article, MetadataField, Passage
 from qa.reader.features import content_stems
 
-_ARTICLE = r"(?:it|this|that|the (?:article|piece|story|essay|report|column|op-ed|post|text))"
+_NOUN = r"(?:article|piece|story|essay|report|column|op-ed|post|text|original)"
+_ARTICLE = rf"(?:it|this|that|(?:the|this|that) {_NOUN}|the\b[^?]*?\b{_NOUN})"
+_BACK = re.compile(rf"\b(?:it|this|that)(?: {_NOUN})?\b", re.IGNORECASE)  # refers to an earlier turn's
 _FIELDS: tuple[tuple[MetadataField, re.Pattern[str]], ...] = (
     ("author", re.compile(
         rf"\bwho (?:wrote|writes|authored|penned) {_ARTICLE}\b"
-        rf"|\bwho(?:'s| is| was) the (?:author|writer)(?: of {_ARTICLE}\b|\s*\?)"
+        rf"|\bwho(?:'s| is| was) the (?:author|writer)\b(?:\s*\??\s*$| of (?:{_ARTICLE}\b|[\"“‘']))"
         rf"|\bwhose (?:article|piece|story|essay|column) is\b", re.IGNORECASE)),
     ("published", re.compile(
         rf"\bwhen (?:was|is|did) {_ARTICLE}\b.*\b(?:published|written|posted|dated|come out|appear)\b"
+        rf"|\bwhat (?:date|day|year)\b.*\b{_NOUN}\b.*\b(?:published|written|posted|come out|came out|appear\w*)\b"
         r"|\b(?:publication|publishing) date\b", re.IGNORECASE)),
     ("url", re.compile(
         r"\b(?:which|what) (?:newspaper|paper|publication|outlet|magazine|website|site|publisher)\b"
         r".*\b(?:publish\w*|ran|run|print\w*|carried|carry|appear\w*)\b"
-        rf"|\bwho published {_ARTICLE}\b|\bwhere (?:was|is) {_ARTICLE} published\b", re.IGNORECASE)),
+        rf"|\bwho published {_ARTICLE}\b|\bwhere (?:was|is) {_ARTICLE} published\b"
+        rf"|\bwhere can i (?:read|find|see)\b.*\b{_NOUN}\b", re.IGNORECASE)),
     ("title", re.compile(
         rf"\bwhat(?:'s| is) the (?:title|headline) of {_ARTICLE}\b"
         rf"|\bwhat(?:'s| is) {_ARTICLE} (?:called|titled)\b", re.IGNORECASE)),
@@ -41,7 +45,7 @@ _ASKING = frozenset(
     "wrote write writes written authored author writer penned whose article piece story essay "
     "report column op ed post text published publish publication publishing date dated posted "
     "come out appear newspaper paper outlet magazine website site publisher ran run printed "
-    "carried title headline called titled about".split())
+    "carried title headline called titled about original read find see".split())
 
 
 # A metadata answer's confidence: the value is the article's own record, so what can still be
@@ -64,6 +68,11 @@ def asked_field(question: str) -> MetadataField | None:
         if pattern.search(question):
             return field
     return None
+
+
+def refers_back(question: str) -> bool:
+    """Whether a metadata question names its article only as "it", "this" or "that article"."""
+    return bool(_BACK.search(question)) and not re.search(rf"\bthe\b[^?]*\b{_NOUN}\b", question, re.IGNORECASE)
 
 
 def answer_from_metadata(question: str, passages: list[Passage], article: Article | None) -> MetadataAnswer | None:
