@@ -224,7 +224,7 @@ class Answer(_Value):
             lines = [self.text]
             if self.passages:
                 lines.append("")
-                lines.append("Nearest passages:")
+                lines.append("These passages came closest:")
                 lines.extend(f"- {p.title} (characters {p.start}-{p.end})" for p in self.passages[:3])
             return "\n".join(lines)
         body = self.text

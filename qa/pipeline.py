@@ -54,7 +54,6 @@ from qa.store import MANIFEST, Store, read_manifest
 from qa.store.files import index_files
 
 DECLINE = "The articles don't say."
-DECLINE_WITH_PASSAGES = "The articles don't say. These passages came closest:"
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
 
 
@@ -240,8 +239,7 @@ class QA:
         """The reader's choice as an ``Answer``: the quote cut from the article at its offsets."""
         confidence = round(reading.confidence, 4)
         if reading.quote is None or reading.passage is None:
-            text = DECLINE_WITH_PASSAGES if passages else DECLINE
-            return Answer(question=question, found=False, text=text, confidence=confidence, passages=passages)
+            return Answer(question=question, found=False, text=DECLINE, confidence=confidence, passages=passages)
         article_id, start, end = reading.quote
         quote = self.store.article_text(article_id)[start:end]
         citation = Citation(number=1, article_id=article_id, title=reading.passage.title,

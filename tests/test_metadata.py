@@ -83,7 +83,6 @@ def test_author_date_and_source_questions_are_answered_from_metadata(two_article
         assert "the article's metadata" in a.to_markdown()
 
 
-@pytest.mark.slow  # the question goes on to the reader, whose extractor loads a model
 def test_who_wrote_it_names_the_article_of_the_turn_before(two_articles: QA) -> None:
     for earlier, author in (("Where is the Zorblat Fair held?", "Mina Okafor"),
                             ("What did Iran badly need from Russia?", "David Patrikarakos")):
@@ -91,6 +90,7 @@ def test_who_wrote_it_names_the_article_of_the_turn_before(two_articles: QA) -> 
         assert a.found and a.text == author and a.citations[0].field == "author", (earlier, a.text)
 
 
+@pytest.mark.slow  # the question goes on to the reader, whose extractor loads a model
 def test_a_topic_the_first_article_does_not_hold_is_not_answered_from_its_metadata(two_articles: QA) -> None:
     a = two_articles.answer("Who wrote the article about quantum chromodynamics?")
     assert not any(c.kind == "metadata" for c in a.citations)

@@ -82,7 +82,8 @@ def test_off_topic_question_is_declined(qa: QA) -> None:
     assert not a.found
     assert "don't say" in a.text
     assert a.passages and not a.citations
-    assert "Nearest passages" in a.to_markdown()
+    assert a.text == "The articles don't say."
+    assert a.to_markdown().count("came closest") == 1
 
 
 @pytest.mark.slow
