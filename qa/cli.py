@@ -153,7 +153,9 @@ def _ingest(args: argparse.Namespace) -> int:
             print(f"  {name}: {item.source} ({item.title}, id {item.id})")
     for r in report.rejected:
         print(f"  rejected: {r.path}: {r.reason}")
-    return 0
+    # Some files in, some rejected: the run did its job (the reasons are above). Nothing in at all
+    # (a mistyped path, only bad files): a failure a script must notice.
+    return 1 if report.rejected and not (report.added or report.updated or report.unchanged) else 0
 
 
 def _foreign_files(directory: Path) -> list[Path]:
@@ -166,6 +168,7 @@ def _foreign_files(directory: Path) -> list[Path]:
 
 def _stats(args: argparse.Namespace) -> int:
     qa = _opened(args)
+    qa.store.verify_database()  # SQLite's quick check (about 1 ms a MB): a damaged page exits 1
     s = qa.stats()
     print(f"index {s.directory}: {s.articles} articles, {s.chunks} chunks, {s.sentences} sentences, "
           f"{s.size_bytes / 1e6:.1f} MB")
@@ -205,12 +208,14 @@ def _ask(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     # Without --index, the default index is built from the sample corpus on first use.
-    answer = QA(settings=_settings(args), sample=args.index is None).answer(args.question, k=args.k)
+    qa = QA(settings=_settings(args), sample=args.index is None)
+    qa.warm_up()  # models load here, so the answer's timings are the question's own
+    answer = qa.answer(args.question, k=args.k)
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
         print(answer.to_markdown())
-        print(f"\n(confidence {answer.confidence:.2f})")
+        print(f"\n(confidence {answer.confidence:.0%})")
     return 0
 
 

@@ -9,7 +9,8 @@ can catch ``QAError`` and show its message as a sentence instead of a traceback:
     │   ├── IndexNotFoundError     no index in the directory (build one with `qa ingest`)
     │   ├── IndexMismatchError     built with other settings (schema, chunking) or another embedder
     │   ├── IndexCorruptError      SQLite and FAISS disagree, or a file is damaged
-    │   └── IndexBusyError         another process holds the write lock
+    │   ├── IndexBusyError         another process holds the write lock
+    │   └── IndexReadOnlyError     the index can be read, not written (read-only media, permissions)
     ├── QueryError                 the question cannot be asked (empty, too long)
     └── ConfigError                a setting or ``QA_*`` variable holds a value it cannot take
 
@@ -52,6 +53,10 @@ class IndexCorruptError(IndexUnusableError):
 
 class IndexBusyError(IndexUnusableError):
     """Another process is writing to the index."""
+
+
+class IndexReadOnlyError(IndexUnusableError):
+    """A write was asked of an index this process can only read (read-only media, permissions)."""
 
 
 class QueryError(QAError):

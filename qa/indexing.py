@@ -116,10 +116,20 @@ def ingest_articles(
 
     total = sum(len(c) + len(s) for _, c, s in todo)
     report_progress = _progress(progress, total)
-    written = 0
-    done = 0
+    try:
+        written = _embed_and_write(store, todo, encoder, batch_vectors, stages, report_progress)
+    finally:
+        report_progress(-1)  # the bar closes before any error is printed below it
+    return IngestReport(added=added, updated=updated, unchanged=unchanged, rejected=rejected,
+                        chunks_written=written, seconds=time.perf_counter() - start)
+
+
+def _embed_and_write(store: Store, todo: list[tuple[Article, list[Chunk], list[Sentence]]],
+                     encoder: DocumentEncoder, batch_vectors: int, stages: StageSeconds,
+                     report_progress: Callable[[int], None]) -> int:
+    """Embed each article in slices and commit about ``batch_vectors`` vectors at a time."""
+    written = done = size = 0
     batch: list[Prepared] = []
-    size = 0
     for article, chunks, sentences in todo:
         texts = [c.text for c in chunks] + [article.text[s.start : s.end] for s in sentences]
         parts = []
@@ -137,9 +147,7 @@ def ingest_articles(
             batch, size = [], 0
     if batch:
         written += _write(store, batch, stages)
-    report_progress(-1)
-    return IngestReport(added=added, updated=updated, unchanged=unchanged, rejected=rejected,
-                        chunks_written=written, seconds=time.perf_counter() - start)
+    return written
 
 
 def _write(store: Store, batch: list[Prepared], stages: StageSeconds) -> int:

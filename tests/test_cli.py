@@ -219,3 +219,9 @@ def test_rebuild_keeps_a_folder_of_other_files(tmp_path: Path, capsys: pytest.Ca
     status, _, err = _run(capsys, "ingest", "nothing.md", "--index", str(tmp_path), "--rebuild")
     assert status == 1 and "not an article-qa index" in err
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_ingest_of_nothing_but_a_missing_path_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(capsys, "ingest", str(tmp_path / "no-such-file.md"), "--index", str(tmp_path / "idx"))
+    assert status == 1 and _summary(out) == (0, 0, 0, 1)
+    assert "no-such-file.md" in out and "not found" in out

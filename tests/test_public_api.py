@@ -27,6 +27,7 @@ EXPECTED_ALL = [
     "IndexCorruptError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "IndexReadOnlyError",
     "IndexSettings",
     "IndexStats",
     "IndexUnusableError",

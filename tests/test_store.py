@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import os
+import random
+import re
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from embedders import HashingEmbedder
 
 from qa.chunking import chunk_article, split_sentences
 from qa.embedding import Embedder
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError, rebuild_hint
+from qa.errors import (
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexUnusableError,
+    QAError,
+    rebuild_hint,
+)
 from qa.indexing import ingest_paths
 from qa.ingest import read_file
 from qa.models import ChunkText, IndexSettings
@@ -523,3 +537,215 @@ def test_close_only_closes_this_threads_connection(tmp_path: Path) -> None:
     assert store.term_documents(["reads"])[1] == {"reads": 1}
     store.close()
     assert store.term_documents(["still"], "sentences")[1] == {"still": 1}  # stemming tables again
+
+
+# ------------------------------------------------------------------------------ checksums, damage, rebuild
+def _hashed(directory: Path, seed_path: Path, small_squad: Path) -> tuple[Store, HashingEmbedder]:
+    """An index of real text (the seed and two SQuAD articles) embedded by the hashing embedder:
+    real vectors of their text, no model to load."""
+    embedder = HashingEmbedder(384)
+    store = Store.open(directory, IndexSettings(model_name=embedder.name, dimension=384), create=True)
+    assert not ingest_paths(store, [seed_path, small_squad], embedder, batch_vectors=500).rejected
+    return store, embedder
+
+
+def _overwrite_inside(file: Path, length: int = 40_000) -> None:
+    """Overwrite ``length`` bytes in the middle of ``file`` (its size kept) as the issue's 40 KB
+    did: a run of NaN floats, then seeded random bytes (huge, tiny and infinite floats)."""
+    size = file.stat().st_size
+    length = min(length, size // 3)
+    with file.open("r+b") as f:
+        f.seek(size // 3)
+        f.write(b"\xff" * (length // 2) + random.Random(0).randbytes(length - length // 2))
+    assert file.stat().st_size == size
+
+
+def _record(directory: Path) -> dict[str, Any]:
+    [record] = directory.glob("vectors-*.json")
+    return dict(json.loads(record.read_text(encoding="utf-8")))
+
+
+def test_each_generation_records_the_checksums_of_its_vector_files(
+        tmp_path: Path, replace_calls: list[tuple[str, str]]) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    store.write([_prepared(tmp_path / "a.txt", "A first article. It has two sentences.", 384, store)])
+    store.write([_prepared(tmp_path / "b.txt", "A second article. It has two as well.", 384, store)])
+    d, generation = store.directory, store.generation()
+    record = _record(d)
+    assert (record["format"], record["algorithm"], record["generation"]) == (1, "sha256", generation)
+    for kind in ("chunks", "sentences"):
+        file = d / f"{kind}-{generation}.faiss"
+        data = file.read_bytes()
+        assert record["files"][file.name] == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    # Written like the vector files (temp, rename) and before the commit; older records are gone.
+    assert (str(d / f"vectors-{generation}.json.tmp"), str(d / f"vectors-{generation}.json")) in replace_calls
+    assert [f.name for f in d.glob("vectors-*.json")] == [f"vectors-{generation}.json"]
+    assert store.inspect().problems == [] and store.inspect().notes == []
+    _assert_consistent(Store.open(d))
+
+
+def test_opening_compares_vector_file_sizes_with_their_record(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    store.write([_prepared(tmp_path / "a.txt", "A first article. It has two sentences.", 384, store)])
+    file = store.directory / f"sentences-{store.generation()}.faiss"
+    with file.open("ab") as f:
+        f.write(b"\0" * 16)  # faiss reads such a file without complaint
+    with pytest.raises(IndexCorruptError) as info:
+        Store.open(store.directory)
+    message = str(info.value)
+    assert str(file) in message and f"qa rebuild --index {store.directory}" in message
+    assert message.endswith(rebuild_hint(store.directory)) and "\n" not in message
+
+
+def test_an_index_without_a_checksum_record_opens_and_check_notes_it(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    store.write([_prepared(tmp_path / "a.txt", "An older index. It has no record.", 384, store)])
+    [record] = store.directory.glob("vectors-*.json")
+    record.unlink()  # as an index written before checksums were recorded
+    reopened = Store.open(store.directory)
+    report = reopened.inspect()
+    assert report.problems == []
+    assert len(report.notes) == 1 and "not recorded" in report.notes[0] and "qa rebuild" in report.notes[0]
+    record.write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match=re.escape(record.name)):
+        Store.open(store.directory)
+
+
+def test_overwritten_vectors_fail_the_checksum_and_never_score_as_nan(
+        tmp_path: Path, seed_path: Path, small_squad: Path) -> None:
+    store, embedder = _hashed(tmp_path / "idx", seed_path, small_squad)
+    assert store.inspect(embedder).problems == []
+    file = store.directory / f"chunks-{store.generation()}.faiss"
+    _overwrite_inside(file)
+
+    damaged = Store.open(store.directory)  # the size is unchanged: opening cannot tell
+    report = damaged.inspect(embedder)
+    assert report.problems and all(str(file) in p for p in report.problems), report.problems
+    assert "checksum" in report.problems[0] and report.rebuild_repairs
+    queries = embedder.encode_queries(QUERIES)
+    scores, ids = damaged.dense_chunks(queries, 20)
+    assert np.isfinite(scores[ids >= 0]).all() and (np.abs(scores[ids >= 0]) <= 1.01).all()
+    assert ((ids >= 0).sum(axis=1) == 20).all()  # sound vectors fill the places of dropped ones
+    every = damaged.chunk_vectors(damaged.row_ids("chunks"))
+    assert np.isfinite(every).all() and (np.linalg.norm(every, axis=1) <= 1.01).all()
+    assert (np.linalg.norm(every, axis=1) == 0).any()  # the damaged ones, zeroed
+    approximate = Store.open(store.directory, approximate_above=0)  # through an HNSW graph
+    scores, ids = approximate.dense_chunks(queries, 5)
+    assert np.isfinite(scores[ids >= 0]).all() and (np.abs(scores[ids >= 0]) <= 1.01).all()
+
+
+def test_check_re_embeds_a_sample_and_finds_vectors_unlike_their_text(tmp_path: Path) -> None:
+    """Vectors written whole (checksums sound) but not of their text: only re-embedding tells."""
+    embedder = HashingEmbedder(384)
+    store = Store.open(tmp_path / "idx", IndexSettings(model_name=embedder.name, dimension=384), create=True)
+    long = "\n\n".join(f"Paragraph {n} tells of lighthouse number {n} on the coast." for n in range(30))
+    store.write([_prepared(tmp_path / "random.txt", long, 384, store)])  # random unit vectors
+    report = store.inspect(embedder, sample=10)
+    assert len(report.problems) == 2 and report.rebuild_repairs
+    chunks, sentences = report.problems
+    assert chunks.startswith(str(store.directory / "chunks-1.faiss")) and "3 of 3 sampled chunk vectors" in chunks
+    assert sentences.startswith(str(store.directory / "sentences-1.faiss")) and "10 of 10 sampled" in sentences
+    assert all("differ from a fresh embedding of their text" in p for p in report.problems)
+    assert store.inspect(embedder, sample=0).problems == []  # no sample, no finding
+    store.rebuild(embedder)
+    assert store.inspect(embedder, sample=10).problems == []
+
+
+def test_rebuild_re_embeds_every_vector_from_the_stored_text(
+        tmp_path: Path, seed_path: Path, small_squad: Path) -> None:
+    store, embedder = _hashed(tmp_path / "idx", seed_path, small_squad)
+    d, before = store.directory, store.generation()
+    ids = {kind: store.row_ids(kind) for kind in ("chunks", "sentences")}  # type: ignore[arg-type]
+    original = {"chunks": store.chunk_vectors(ids["chunks"]), "sentences": store.sentence_vectors(ids["sentences"])}
+    _overwrite_inside(d / f"chunks-{before}.faiss")
+    (d / f"sentences-{before}.faiss").write_bytes(b"garbage")  # unreadable: opening fails
+    with pytest.raises(IndexCorruptError, match="qa rebuild"):
+        Store.open(d)
+    seen: list[tuple[int, int]] = []
+
+    report = Store.open(d, vectors=False).rebuild(embedder, progress=lambda done, total: seen.append((done, total)))
+
+    total = len(ids["chunks"]) + len(ids["sentences"])
+    assert (report.chunks, report.sentences, report.articles, report.generation) == (
+        len(ids["chunks"]), len(ids["sentences"]), 3, before + 1)
+    assert seen[-1] == (total, total) and len(seen) > 2
+    rebuilt = Store.open(d)
+    _assert_consistent(rebuilt)
+    assert rebuilt.inspect(embedder).problems == []
+    for kind, read in (("chunks", rebuilt.chunk_vectors), ("sentences", rebuilt.sentence_vectors)):
+        cosine = np.einsum("ij,ij->i", read(ids[kind]), original[kind])
+        assert cosine.min() > 0.9999, kind
+    assert sorted(f.name for f in d.iterdir() if f.name.startswith(("chunks", "sentences", "vectors"))) == [
+        f"chunks-{before + 1}.faiss", f"sentences-{before + 1}.faiss", f"vectors-{before + 1}.json"]
+
+
+def test_a_failed_rebuild_leaves_the_old_generation_in_force(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    store.write([_prepared(tmp_path / "a.txt", "Kept as it was. A failed rebuild changes nothing.", 384, store)])
+    generation, names = store.generation(), sorted(f.name for f in store.directory.iterdir())
+    embedder = HashingEmbedder(384)
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("qa.store.checksums.atomic_write", full)  # vector files written, the record not
+    with pytest.raises(IndexUnusableError, match="No space left") as info:
+        store.rebuild(embedder)
+    assert "\n" not in str(info.value) and str(store.directory) in str(info.value)
+    assert store.generation() == generation
+    assert sorted(f.name for f in store.directory.iterdir()) == names  # the new files were removed
+    _assert_consistent(Store.open(store.directory))
+
+
+def test_rebuild_keeps_what_another_writer_committed_meanwhile(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    first = _prepared(tmp_path / "a.txt", "The first article. It is there before the rebuild.", 384, store)
+    gone = _prepared(tmp_path / "b.txt", "The second article. It is deleted during the rebuild.", 384, store)
+    store.write([first, gone])
+    late = _prepared(tmp_path / "c.txt", "The third article. It arrives during the rebuild.", 384, store)
+    other = Store.open(store.directory)  # another writer, as another process would be
+    embedder = HashingEmbedder(384)
+    calls = 0
+
+    class Meanwhile:
+        def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # while the rebuild embeds outside the lock
+                other.write([late], deletes=[gone.article.id])
+            return embedder.encode_documents(texts)
+
+    store.rebuild(Meanwhile())
+    assert {a.id for a in store.articles()} == {first.article.id, late.article.id}
+    _assert_consistent(store)
+    late_ids = store.ids_by_article("sentences")[late.article.id]
+    fresh = embedder.encode_documents([late.article.text[s.start:s.end] for s in late.sentences])
+    assert np.allclose(store.sentence_vectors(late_ids), fresh, atol=1e-6)  # embedded, not copied
+
+
+def test_a_damaged_database_page_says_how_to_rebuild(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "idx", create=True)
+    long = "\n\n".join(f"Paragraph {n} has its own sentence about item {n}." for n in range(400))
+    store.write([_prepared(tmp_path / "long.txt", long, 384, store)])
+    store.close()
+    with sqlite3.connect(store.directory / DATABASE) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    database = store.directory / DATABASE
+    pages = database.stat().st_size // 4096
+    with database.open("r+b") as f:
+        f.seek(pages * 3 // 5 * 4096)  # a page mid-file, as the issue's finding
+        f.write(random.Random(1).randbytes(4096))
+    try:
+        opened = Store.open(store.directory)
+    except IndexCorruptError as e:  # the page held what opening reads
+        message = str(e)
+    else:
+        report = opened.inspect()
+        assert len(report.problems) == 1 and not report.rebuild_repairs
+        assert "SQLite integrity_check" in report.problems[0]
+        with pytest.raises(IndexCorruptError) as info:
+            opened.verify_database()
+        message = str(info.value)
+    assert message.endswith(rebuild_hint(store.directory)) and "qa check" not in message, message
+    assert "\n" not in message

@@ -233,4 +233,7 @@ def _neighbour(by_edge: dict[tuple[str, int], tuple[float, str]], article_id: st
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    """The logistic function, never NaN and never overflowing, whatever damaged inputs give it."""
+    if math.isnan(x):
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-min(max(x, -60.0), 60.0)))

@@ -4,6 +4,9 @@ Everything here is about the directory itself, not what the files hold: which na
 which generation (so a writer can remove the others), how a file is replaced without a reader
 ever seeing half of it (temp file, fsync, rename, fsync of the directory), and the ``flock``
 that lets one process write at a time.
+
+Besides its two FAISS files, each generation has a small record, ``vectors-<gen>.json``, of their
+sizes and SHA-256 checksums (``qa.store.checksums``); it is written with them, before the commit.
 """
 
 from __future__ import annotations
@@ -19,19 +22,29 @@ from pathlib import Path
 
 from qa.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError, rebuild_hint
 from qa.models import SCHEMA_VERSION, IndexSettings
+from qa.store import failures
 
 MANIFEST = "manifest.json"
 DATABASE = "qa.sqlite3"
 LOCK = ".lock"
 _FAISS_FILE = re.compile(r"^(chunks|sentences)-(\d+)(?:\.hnsw)?\.faiss$")
+_RECORD_FILE = re.compile(r"^vectors-(\d+)\.json(?:\.tmp)?$")  # a generation's checksums (or its temp file)
 _TEMP_SUFFIX = ".faiss.tmp"  # every FAISS file is written under such a name first
 
 
 def index_files(directory: Path) -> list[Path]:
-    """Files of an index in ``directory`` (database, vector files), whether or not a manifest is."""
+    """Files of an index in ``directory`` (database, vector files and their checksum records),
+    whether or not a manifest is."""
     if not directory.is_dir():
         return []
-    return sorted(f for f in directory.iterdir() if f.name.startswith(DATABASE) or _FAISS_FILE.match(f.name))
+    return sorted(f for f in directory.iterdir()
+                  if f.name.startswith(DATABASE) or _FAISS_FILE.match(f.name) or _RECORD_FILE.match(f.name))
+
+
+def vectors_hint(directory: str | Path) -> str:
+    """How to repair the vector files alone: the database holds every text they were made from."""
+    return (f"`qa rebuild --index {directory}` re-embeds them from the text the database holds "
+            "(no original files needed).")
 
 
 def vector_file(directory: Path, kind: str, generation: int) -> Path:
@@ -44,6 +57,11 @@ def graph_file(directory: Path, kind: str, generation: int) -> Path:
     return directory / f"{kind}-{generation}.hnsw.faiss"
 
 
+def record_file(directory: Path, generation: int) -> Path:
+    """The sizes and checksums of a generation's two vector files (``qa.store.checksums``)."""
+    return directory / f"vectors-{generation}.json"
+
+
 def temp_file(target: Path, unique: str = "") -> Path:
     """Where ``target`` is written before its rename; a name ``stray_files`` recognises.
 
@@ -51,6 +69,18 @@ def temp_file(target: Path, unique: str = "") -> Path:
     """
     stem = target.name.removesuffix(".faiss")
     return target.with_name(f"{stem}.{unique}{_TEMP_SUFFIX}" if unique else f"{stem}{_TEMP_SUFFIX}")
+
+
+def present(path: Path) -> bool:
+    """Whether ``path`` exists; in a directory this user may not search, a one-line refusal
+    (``Path.exists`` raises a bare ``PermissionError`` there)."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except PermissionError as e:
+        raise failures.denied_reading(path) from e
+    return True
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> IndexSettings:
@@ -62,10 +92,12 @@ def read_manifest(directory: str | os.PathLike[str]) -> IndexSettings:
     """
     path = Path(directory)
     manifest = path / MANIFEST
-    if not manifest.exists():
-        raise IndexNotFoundError(f"No index in {path}: build one with `qa ingest PATH --index {path}`.")
     try:
         settings = IndexSettings.model_validate_json(manifest.read_bytes())
+    except (FileNotFoundError, NotADirectoryError):
+        raise IndexNotFoundError(f"No index in {path}: build one with `qa ingest PATH --index {path}`.") from None
+    except PermissionError as e:
+        raise failures.denied_reading(manifest) from e
     except (OSError, ValueError) as e:
         raise IndexMismatchError(
             f"The manifest {manifest} is unreadable or from another version of article-qa "
@@ -107,12 +139,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _generation_of(name: str) -> int | None:
+    """The generation a vector file, graph or checksum record (or its temp file) belongs to."""
+    match = _FAISS_FILE.match(name)
+    if match:
+        return int(match.group(2))
+    match = _RECORD_FILE.match(name)
+    return int(match.group(1)) if match else None
+
+
 def stray_files(directory: Path, keep: int) -> list[Path]:
-    """FAISS files of generations other than ``keep``, and temp files."""
+    """FAISS files and checksum records of generations other than ``keep``, and temp files."""
     strays = []
     for file in directory.iterdir():
-        match = _FAISS_FILE.match(file.name)
-        if (match and int(match.group(2)) != keep) or file.name.endswith(_TEMP_SUFFIX):
+        generation = _generation_of(file.name)
+        if (generation is not None and generation != keep) or file.name.endswith((_TEMP_SUFFIX, ".json.tmp")):
             strays.append(file)
     return strays
 
@@ -121,6 +162,16 @@ def remove_stray_files(directory: Path, keep: int) -> None:
     for file in stray_files(directory, keep):
         with contextlib.suppress(OSError):
             file.unlink()
+
+
+def remove_generation(directory: Path, number: int) -> None:
+    """Remove what a failed write left of generation ``number`` before its commit (its files
+    are strays anyway; on a full disk they would go on holding the space)."""
+    with contextlib.suppress(OSError):
+        for file in directory.iterdir():
+            if _generation_of(file.name) == number or file.name.endswith(_TEMP_SUFFIX):
+                with contextlib.suppress(OSError):
+                    file.unlink()
 
 
 class WriteLock:
@@ -138,7 +189,10 @@ class WriteLock:
             IndexBusyError: another process still held it after ``wait_seconds``.
         """
         with self._threads:
-            fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:  # a read-only mount or directory: a clear refusal, not a traceback
+                raise failures.os_error(e, self.directory / LOCK, self.directory, writing=True) from e
             try:
                 deadline = time.monotonic() + wait_seconds
                 while True:

@@ -3,6 +3,12 @@
 Reads run on the calling thread's connection (WAL lets them go on while a writer commits).
 Writes happen only inside ``Rows.transaction()``, which ``Store.write`` opens once per write,
 under the directory's write lock.
+
+An index this process cannot write (read-only media, no permission) is opened read-only: a
+WAL database needs its ``-shm`` file, which a read-only directory cannot hold, so SQLite is told
+the file is immutable, which on read-only media it is. What SQLite reports goes through
+``failures.sqlite_error`` first: a full disk or a denied permission is said as such, and only
+what remains (a malformed file) is called damage, with the rebuild hint.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from qa.errors import IndexCorruptError, rebuild_hint
+from qa.errors import IndexCorruptError, IndexUnusableError, rebuild_hint
 from qa.models import Article, ArticleInfo, Chunk, ChunkText, Sentence
+from qa.store import failures
 from qa.store.files import DATABASE
 
 if TYPE_CHECKING:
@@ -102,9 +109,14 @@ def table(kind: str) -> Kind:
 class Rows:
     """The database of one index directory, read and written through per-thread connections."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, read_only: bool = False) -> None:
         self.directory = directory
+        self.read_only = read_only
         self._local = threading.local()
+
+    @property
+    def path(self) -> Path:
+        return self.directory / DATABASE
 
     def connection(self) -> sqlite3.Connection:
         """A connection for this thread: WAL lets readers go on while a writer commits.
@@ -115,18 +127,53 @@ class Rows:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.directory / DATABASE, timeout=30.0,
-                                       isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
+                if self.read_only:
+                    conn = self._read_only()
+                else:
+                    conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                           check_same_thread=False)
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.DatabaseError as e:
-                raise IndexCorruptError(
-                    f"The database {self.directory / DATABASE} cannot be opened ({e}). "
-                    f"{rebuild_hint(self.directory)}"
-                ) from e
+                raise self.failure(e, "opened") from e
             self._local.conn = conn
         return conn
+
+    def _read_only(self) -> sqlite3.Connection:
+        """A read-only connection: ``mode=ro`` where SQLite can use the WAL files already there,
+        else ``immutable=1`` (no WAL index needed; true of a read-only mount).
+
+        ``immutable`` ignores a write-ahead log, so it is refused while one holds commits: they
+        would be silently missing.
+        """
+        uri = self.path.resolve().as_uri()
+        wal = self.path.with_name(DATABASE + "-wal")
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(f"{uri}?{options}", uri=True, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+                if wal.exists() and wal.stat().st_size > 0:
+                    raise IndexUnusableError(
+                        f"The index in {self.directory} cannot be read here: its write-ahead log {wal} holds "
+                        f"commits that SQLite cannot read from read-only media without {DATABASE}-shm. "
+                        "Copy the index here again with every file of its directory.") from None
+                if "immutable" in options:
+                    raise
+        raise AssertionError("unreachable")
+
+    def failure(self, error: sqlite3.Error, doing: str) -> Exception:
+        """What to raise for ``error``: the environment's refusal if it was one, else damage."""
+        translated = failures.sqlite_error(error, self.path, writing=False)
+        if translated is not None:
+            return translated
+        return IndexCorruptError(
+            f"The database {self.path} cannot be {doing}: it is damaged ({error}). "
+            f"{rebuild_hint(self.directory)}")
 
     def close(self) -> None:
         """Close this thread's connection; the next use opens another."""
@@ -141,9 +188,27 @@ class Rows:
             cursor = self.connection().execute(sql, params)
             return cursor.fetchall()
         except sqlite3.DatabaseError as e:
-            raise IndexCorruptError(
-                f"The database in {self.directory} cannot be read ({e}). Check it with `qa check`."
-            ) from e
+            raise self.failure(e, "read") from e
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """One read transaction: every query of this thread inside sees the same committed state
+        (under WAL, the state as of its first read). A thread already in one shares it."""
+        conn = self.connection()
+        if conn.in_transaction:
+            yield
+            return
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.DatabaseError as e:
+            raise self.failure(e, "read") from e
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                # Commit, not roll back: the main database was only read, but the lexical
+                # statistics' temporary tables (made on first use) were written and must stay.
+                conn.commit()
 
     # ----------------------------------------------------------------------------- writing
     def create(self) -> None:
@@ -157,12 +222,15 @@ class Rows:
     def transaction(self) -> Iterator[None]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
+        with failures.writing(self.path, self.directory):
+            conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-            conn.execute("COMMIT")
+            with failures.writing(self.path, self.directory):
+                conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite rolls back by itself after some failed commits
+                conn.execute("ROLLBACK")
             raise
 
     def delete_articles(self, article_ids: Sequence[str]) -> tuple[list[int], list[int]]:
@@ -233,6 +301,18 @@ class Rows:
         r = self.query("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks), "
                        "(SELECT count(*) FROM sentences)")[0]
         return int(r[0]), int(r[1]), int(r[2])
+
+    def texts(self, kind: str, ids: Sequence[int]) -> dict[int, str]:
+        """The text each chunk or sentence was embedded from, by id (unknown ids left out)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        if table(kind) == "chunks":
+            sql = f"SELECT id, text FROM chunks WHERE id IN ({marks})"
+        else:
+            sql = ('SELECT s.id, substr(a.text, s.start + 1, s."end" - s.start) FROM sentences s '
+                   f"JOIN articles a ON a.id = s.article_id WHERE s.id IN ({marks})")
+        return {int(r[0]): str(r[1]) for r in self.query(sql, list(ids))}
 
     def has_article(self, article_id: str) -> bool:
         return bool(self.query("SELECT 1 FROM articles WHERE id = ?", (article_id,)))

@@ -1,28 +1,36 @@
 """The ``Store`` facade: opening an index, its one write transaction, and every read the rest uses.
 
 The parts it joins: ``rows`` (SQLite), ``vectors`` (FAISS generations and HNSW graphs),
-``lexical`` (FTS5 queries and term statistics), ``check`` (the integrity check) and ``files``
-(manifest, durable writes, write lock). The package docstring tells how they stay in step.
+``lexical`` (FTS5 queries and term statistics), ``check`` (the integrity check), ``checksums``
+(of the vector files), ``rebuild`` (re-embedding from the stored text), ``failures`` (the
+operating system's refusals as one-line errors) and ``files`` (manifest, durable writes, write
+lock). The package docstring tells how they stay in step.
+
+An index this process cannot write (read-only media, no permission) opens read-only: every read
+works, and every write is refused with ``IndexReadOnlyError`` before anything is touched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexUnusableError, rebuild_hint
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, rebuild_hint
 from qa.models import Article, ArticleInfo, Chunk, ChunkText, IndexSettings, IndexStats
 from qa.settings import Settings
-from qa.store import files, vectors
-from qa.store.check import find_problems
-from qa.store.files import DATABASE, MANIFEST, WriteLock, read_manifest
+from qa.store import failures, files, vectors
+from qa.store.check import DEFAULT_SAMPLE, CheckReport, database_problems, inspect
+from qa.store.files import DATABASE, LOCK, MANIFEST, WriteLock, read_manifest
+from qa.store.generations import Generations
 from qa.store.lexical import Lexical
+from qa.store.rebuild import DocumentEncoder, Progress, RebuildReport, catch_up, embed_rows, progress_bar
 from qa.store.rows import Kind, Prepared, Rows, SentenceRow
-from qa.store.vectors import Generation, Hits
+from qa.store.vectors import KINDS, Generation, Hits
 
 if TYPE_CHECKING:
     from qa.embedding import Vectors
@@ -44,34 +52,44 @@ class Store:
     """
 
     def __init__(self, directory: Path, settings: IndexSettings,
-                 approximate_above: int = DEFAULT_APPROXIMATE_ABOVE) -> None:
+                 approximate_above: int = DEFAULT_APPROXIMATE_ABOVE, read_only: str | None = None) -> None:
         if approximate_above < 0:
             raise ValueError(f"approximate_above must be >= 0, got {approximate_above}")
         self.directory = directory
         self.settings = settings
         self.approximate_above = approximate_above
-        self._rows = Rows(directory)
+        self.read_only = read_only  # why this process cannot write the index; None if it can
+        self._rows = Rows(directory, read_only=read_only is not None)
         self._lexical = Lexical(self._rows)
         self._lock = WriteLock(directory)
-        self._swap = threading.Lock()
-        self._vectors: Generation | None = None
+        self._generations = Generations(directory, self._rows)
 
     # ----------------------------------------------------------------------------- opening
     @classmethod
     def open(
         cls, directory: str | os.PathLike[str], settings: IndexSettings | None = None,
-        create: bool = False, approximate_above: int = DEFAULT_APPROXIMATE_ABOVE,
+        create: bool = False, approximate_above: int = DEFAULT_APPROXIMATE_ABOVE, vectors: bool = True,
     ) -> Store:
         """Open (or with ``create`` make) the index in ``directory``; see ``Store`` for the rest.
+
+        Args:
+            vectors: load (and size-check) the vector files now; False opens an index whose
+                vector files are damaged, for ``rebuild`` to replace them.
 
         Raises:
             IndexNotFoundError: no index is there and ``create`` is false.
             IndexMismatchError: the index was built with other settings.
             IndexCorruptError: a file of the index is missing or damaged.
+            IndexReadOnlyError: ``create`` was asked where nothing can be written.
         """
         path = Path(directory)
-        if create and not (path / MANIFEST).exists():
-            path.mkdir(parents=True, exist_ok=True)
+        if create and not files.present(path / MANIFEST):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise failures.cannot_create(path, e.strerror or str(e)) from e
+            if (why := failures.probe_read_only(path, path / DATABASE, path / LOCK)) is not None:
+                raise failures.cannot_create(path, why)
             store = cls(path, settings or IndexSettings(), approximate_above)
             store._create()
             return store
@@ -86,26 +104,38 @@ class Store:
                 f"The index in {path} was built with other settings ({diffs}): open it with its "
                 f"own settings, or rebuild it. {rebuild_hint(path)}"
             )
-        store = cls(path, recorded, approximate_above)
-        if not (path / DATABASE).exists():
+        if not files.present(path / DATABASE):
             raise IndexCorruptError(f"The database {path / DATABASE} is missing. {rebuild_hint(path)}")
-        store._vectors_now()
+        store = cls(path, recorded, approximate_above, failures.probe_read_only(path, path / DATABASE, path / LOCK))
+        if vectors:
+            store._generations.now()
         store._tidy()
         return store
 
     def _create(self) -> None:
         with self._lock.held():
-            self._rows.create()
+            with failures.writing(self.directory / DATABASE, self.directory):
+                self._rows.create()
             empty = Generation.empty(self.directory, self.settings.dimension)
             empty.save()
             # The manifest comes last: a directory without one is not yet an index.
-            files.write_manifest(self.directory, self.settings)
-            self._vectors = empty
+            with failures.writing(self.directory / MANIFEST, self.directory):
+                files.write_manifest(self.directory, self.settings)
+            self._generations.replace(empty)
+
+    def writable(self) -> None:
+        """Refuse, before any work, a write this process cannot make.
+
+        Raises:
+            IndexReadOnlyError: the index is on read-only media or this user may not write it.
+        """
+        if self.read_only is not None:
+            raise failures.read_only(self.directory, self.read_only)
 
     def _tidy(self) -> None:
         """Remove files a killed writer left behind (older generations, temp files), if no
         writer is at work; a crash after a commit but before its cleanup leaves such files."""
-        if not files.stray_files(self.directory, self.generation()):
+        if self.read_only is not None or not files.stray_files(self.directory, self.generation()):
             return  # the usual case: no lock is taken just to open an index
         try:
             with self._lock.held(wait_seconds=0):
@@ -123,40 +153,23 @@ class Store:
         return self._rows.generation()
 
     def _vectors_now(self) -> Generation:
-        """The FAISS indexes of the generation SQLite names, reloaded if a writer moved on.
+        """The generation this read uses (see ``qa.store.generations``)."""
+        return self._generations.now()
 
-        Generations only grow: vectors newer than the generation just read are kept (a writer in
-        this process committed meanwhile, and removed the older files). If a writer commits and
-        removes the files of the generation just read before they load, the load is retried.
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read of this thread inside the block sees one committed state of the index.
+
+        SQLite's reads run in one read transaction (under WAL: the state as of its first read,
+        whatever writers commit meanwhile), and the vectors are those of the generation that
+        state names. Blocks nest (the outer one holds).
+
+        Raises:
+            IndexBusyError: writers moved on so fast that this state's vector files are gone;
+                ask again.
         """
-        attempts = 5
-        while True:
-            generation = self.generation()
-            current = self._vectors
-            if current is not None and current.number >= generation:
-                return current
-            with self._swap:
-                if self._vectors is not None and self._vectors.number >= generation:
-                    return self._vectors
-                try:
-                    self._vectors = self._load(generation)
-                    return self._vectors
-                except IndexCorruptError:
-                    attempts -= 1
-                    if attempts == 0 or self.generation() == generation:
-                        raise
-
-    def _load(self, generation: int) -> Generation:
-        """Generation ``generation`` from disk, checked against the row counts of SQLite."""
-        loaded = Generation.load(self.directory, generation)
-        _, chunks, sentences = self._rows.counts()
-        if (loaded.chunks.ntotal, loaded.sentences.ntotal) != (chunks, sentences):
-            raise IndexCorruptError(
-                f"The index in {self.directory} is inconsistent: SQLite ({DATABASE}) holds {chunks} "
-                f"chunks and {sentences} sentences, the vector files of generation {generation} "
-                f"{loaded.chunks.ntotal} and {loaded.sentences.ntotal}. {rebuild_hint(self.directory)}"
-            )
-        return loaded
+        with self._rows.read_transaction(), self._generations.pinned():
+            yield
 
     # ----------------------------------------------------------------------------- writing
     def write(self, upserts: Sequence[Prepared], deletes: Sequence[str] = (),
@@ -169,11 +182,15 @@ class Store:
 
         Raises:
             IndexBusyError: another writer held the lock for ``wait_seconds``.
+            IndexReadOnlyError: the index cannot be written (read-only media, permissions).
+            IndexUnusableError: the disk is full (the index stays as it was).
         """
+        self.writable()
         with self._lock.held(wait_seconds):
             new = self._vectors_now().successor()
             written: list[Chunk] = []
-            with self._rows.transaction():
+
+            def change() -> None:
                 chunk_ids, sentence_ids = self._rows.delete_articles([*deletes, *(p.article.id for p in upserts)])
                 vectors.remove(new.chunks, chunk_ids)
                 vectors.remove(new.sentences, sentence_ids)
@@ -182,12 +199,24 @@ class Store:
                     vectors.add(new.chunks, prepared.chunk_vectors, inserted.chunk_ids)
                     vectors.add(new.sentences, prepared.sentence_vectors, inserted.sentence_ids)
                     written.extend(inserted.chunks)
+
+            self._commit(new, change)
+            return written
+
+    def _commit(self, new: Generation, change: Callable[[], None]) -> None:
+        """In one SQLite transaction (under the write lock): ``change`` the rows, save ``new``'s
+        files, record its number and commit. Whatever fails first leaves the old generation in
+        force and the new one's files removed."""
+        try:
+            with self._rows.transaction():
+                change()
                 new.save()
                 self._rows.set_generation(new.number)
-            with self._swap:
-                self._vectors = new
-            files.remove_stray_files(self.directory, new.number)
-            return written
+        except BaseException:
+            files.remove_generation(self.directory, new.number)
+            raise
+        self._generations.replace(new)
+        files.remove_stray_files(self.directory, new.number)
 
     def delete(self, article_id: str) -> bool:
         """Remove an article everywhere; returns whether it was there."""
@@ -195,6 +224,33 @@ class Store:
             return False
         self.write([], [article_id])
         return True
+
+    def rebuild(self, encoder: DocumentEncoder, progress: bool | Progress = False,
+                wait_seconds: float = 30.0) -> RebuildReport:
+        """Re-embed every chunk and sentence from the stored text into a new generation, which
+        replaces the old one in one commit (see ``qa.store.rebuild``); the old vector files are
+        never read, so damaged ones are repaired. ``encoder`` must be the index's embedder.
+
+        Raises:
+            IndexBusyError: another writer held the lock for ``wait_seconds`` after the embedding.
+            IndexReadOnlyError: the index cannot be written.
+        """
+        self.writable()
+        started = time.perf_counter()
+        planned = {kind: self._rows.row_ids(kind) for kind in KINDS}
+        advance = progress_bar(progress, sum(len(ids) for ids in planned.values()))
+        built = {kind: vectors.new_index(self.settings.dimension) for kind in KINDS}
+        try:
+            for kind in KINDS:
+                embed_rows(self._rows, kind, planned[kind], encoder, built[kind], advance)
+        finally:
+            advance(-1)
+        with self._lock.held(wait_seconds):
+            catch_up(self._rows, planned, built, encoder)  # the writes made while it embedded
+            new = Generation(self.directory, self.generation() + 1, built["chunks"], built["sentences"])
+            self._commit(new, lambda: None)
+        articles, chunks, sentences = self._rows.counts()
+        return RebuildReport(articles, chunks, sentences, new.number, time.perf_counter() - started)
 
     # ----------------------------------------------------------------------------- vectors
     def dense_chunks(
@@ -303,10 +359,22 @@ class Store:
             size_bytes=size,
         )
 
-    def check(self) -> list[str]:
-        """Verify the index; returns the problems found (empty when healthy)."""
-        try:
-            loaded = self._vectors_now()
-        except IndexUnusableError as e:
-            return [str(e)]
-        return find_problems(self._rows, loaded)
+    def verify_database(self) -> None:
+        """SQLite's ``quick_check``: about one read of the file (6 ms for the sample's 5.6 MB).
+
+        Raises:
+            IndexCorruptError: the file is damaged (with how to rebuild).
+        """
+        failed = database_problems(self._rows)
+        if failed:
+            raise IndexCorruptError(f"{failed}. {rebuild_hint(self.directory)}")
+
+    def check(self, encoder: DocumentEncoder | None = None, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> list[str]:
+        """Verify the index; returns the problems found (empty when healthy). See ``inspect``."""
+        return self.inspect(encoder, sample, seed).problems
+
+    def inspect(self, encoder: DocumentEncoder | None = None, sample: int = DEFAULT_SAMPLE,
+                seed: int = 0) -> CheckReport:
+        """Verify the database, the vector files' checksums and, given the index's ``encoder``,
+        ``sample`` seeded chunks and sentences re-embedded (``qa.store.check``)."""
+        return inspect(self._rows, self._vectors_now, encoder, sample, seed)

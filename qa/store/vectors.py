@@ -12,6 +12,13 @@ The graph is built on the first search that needs it (never by a write, which wo
 for every batch) and saved beside its generation, so later processes load it instead of
 building it again.
 
+Damaged vectors (bytes overwritten inside a file: NaN, infinities, huge floats) must never
+reach the reader as scores: a search drops hits whose score is not finite or lies beyond what a
+unit vector can score against the query, and vectors read back that are not finite or longer
+than unit length come back as zeros (they then score 0, like a missing vector). ``qa check``
+finds such damage through the files' checksums and a fresh embedding of a sample
+(``qa.store.check``); ``qa rebuild`` repairs it.
+
 faiss is imported inside the functions that use it, so ``import qa`` stays light.
 """
 
@@ -20,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +35,8 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.errors import IndexCorruptError, rebuild_hint
-from qa.store.files import fsync_dir, fsync_file, graph_file, temp_file, vector_file
+from qa.store import checksums, failures
+from qa.store.files import fsync_dir, graph_file, temp_file, vector_file, vectors_hint
 
 if TYPE_CHECKING:
     from qa.embedding import Vectors
@@ -44,6 +52,8 @@ KINDS = ("chunks", "sentences")
 _HNSW_LINKS = 48
 _HNSW_EF_CONSTRUCTION = 128
 _HNSW_EF_SEARCH = 1024
+# Stored vectors are unit length; float32 rounding stays far inside this margin, damage does not.
+_UNIT_SLACK = 1e-2
 
 
 class Generation:
@@ -66,18 +76,28 @@ class Generation:
     def load(cls, directory: Path, number: int) -> Generation:
         """Read the files of generation ``number``.
 
+        Sizes are compared with the generation's checksum record first (no hashing: that is
+        ``qa check``'s work).
+
         Raises:
             IndexCorruptError: a file is missing or damaged (names the file).
+            IndexUnusableError: a file may not be read by this user (names the file).
         """
         faiss = _faiss()
+        checksums.check_sizes(directory, number, KINDS)
         loaded = []
         for kind in KINDS:
             file = vector_file(directory, kind, number)
             try:
+                with file.open("rb"):  # the operating system's reason, which faiss would fold away
+                    pass
                 loaded.append(faiss.read_index(str(file)))
-            except (RuntimeError, OSError) as e:
+            except PermissionError as e:
+                raise failures.denied_reading(file) from e
+            except (RuntimeError, OSError, MemoryError) as e:
                 raise IndexCorruptError(
-                    f"The vector file {file} is missing or damaged. {rebuild_hint(directory)}") from e
+                    f"The vector file {file} is missing or damaged. {vectors_hint(directory)} "
+                    f"{rebuild_hint(directory)}") from e
         return cls(directory, number, loaded[0], loaded[1])
 
     def index(self, kind: str) -> FaissIndex:
@@ -90,14 +110,17 @@ class Generation:
                           faiss.clone_index(self.sentences))
 
     def save(self) -> None:
-        """Write both files durably (temp file, fsync, rename), then sync the directory."""
-        faiss = _faiss()
+        """Write both files durably (temp file, fsync, rename) with their checksum record, then
+        sync the directory.
+
+        Raises:
+            IndexUnusableError: the disk is full or refuses the write (``IndexReadOnlyError``).
+        """
+        sums = {}
         for kind in KINDS:
             target = vector_file(self.directory, kind, self.number)
-            tmp = temp_file(target)
-            faiss.write_index(self.index(kind), str(tmp))
-            fsync_file(tmp)
-            os.replace(tmp, target)
+            sums[target.name] = checksums.write_index(self.index(kind), target)
+        checksums.save_record(self.directory, self.number, sums)
         fsync_dir(self.directory)
 
     def search(self, kind: str, query: Vectors, k: int, allowed: Sequence[int] | None,
@@ -170,15 +193,58 @@ def index_ids(index: FaissIndex) -> npt.NDArray[np.int64]:
     return ids
 
 
-def reconstruct(index: FaissIndex, ids: Sequence[int], dimension: int) -> Vectors:
-    """The stored vectors under ``ids``: (len(ids), dimension)."""
+def stored(index: FaissIndex, ids: Sequence[int], dimension: int) -> Vectors:
+    """The vectors under ``ids`` exactly as stored, damage included: (len(ids), dimension)."""
     if not ids:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.asarray(index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
 
 
+def reconstruct(index: FaissIndex, ids: Sequence[int], dimension: int) -> Vectors:
+    """The stored vectors under ``ids``, (len(ids), dimension), with any damaged one (not finite,
+    or longer than unit length) replaced by zeros so that it scores 0 instead of NaN or 1e38."""
+    vectors = stored(index, ids, dimension)
+    with np.errstate(all="ignore"):
+        bad = ~np.isfinite(vectors).all(axis=1) | (np.linalg.norm(vectors, axis=1) > 1 + _UNIT_SLACK)
+    if bad.any():
+        vectors[bad] = 0.0
+    return vectors
+
+
+def sane_hits(scores: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], query: Vectors,
+              k: int) -> tuple[Hits, bool]:
+    """The first ``k`` hits of each row without the scores only a damaged vector gives (not
+    finite, or beyond the query's length: the most a unit vector can score), rows padded with
+    -1 ids as faiss pads them; and whether a search deeper could fill what damage emptied."""
+    with np.errstate(all="ignore"):
+        limit = np.linalg.norm(np.asarray(query, dtype=np.float32), axis=1, keepdims=True) * (1 + _UNIT_SLACK)
+        good = np.isfinite(scores) & (np.abs(scores) <= limit) & (ids >= 0)
+    if good[:, :k].all() or not (~good & (ids >= 0)).any():  # sound, or only faiss's own padding
+        return (scores[:, :k], ids[:, :k]), False
+    out_scores = np.full((len(scores), k), -np.finfo(np.float32).max, dtype=np.float32)
+    out_ids = np.full((len(ids), k), -1, dtype=np.int64)
+    for row in range(len(scores)):
+        kept = np.flatnonzero(good[row])[:k]
+        out_scores[row, :len(kept)] = scores[row, kept]
+        out_ids[row, :len(kept)] = ids[row, kept]
+    return (out_scores, out_ids), not bool((out_ids >= 0).all())
+
+
+def _sane_search(run: Callable[[int], tuple[Any, Any]], query: Vectors, k: int, most: int) -> Hits:
+    """Top-k by ``run(depth)``, searching deeper while damaged vectors' hits were dropped (a
+    damaged index still answers from its sound vectors, never from NaN or 1e38 scores)."""
+    depth = k
+    while True:
+        scores, ids = run(depth)
+        hits, deeper = sane_hits(np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64), query, k)
+        if not deeper or depth >= most:
+            return hits
+        depth = min(most, depth * 4)
+
+
 def search(index: FaissIndex, query: Vectors, k: int, allowed: Sequence[int] | None = None) -> Hits:
-    """Exact top-k, optionally only among ``allowed`` ids; -1 ids pad rows with fewer hits."""
+    """Exact top-k, optionally only among ``allowed`` ids; -1 ids pad rows with fewer hits (or
+    stand where a damaged vector's hit was dropped, see ``sane_hits``)."""
     faiss = _faiss()
     k = min(k, index.ntotal if allowed is None else len(allowed))
     if k <= 0:
@@ -188,8 +254,8 @@ def search(index: FaissIndex, query: Vectors, k: int, allowed: Sequence[int] | N
     params = None
     if allowed is not None:
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
-    scores, ids = index.search(query, k, params=params)
-    return np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+    most = index.ntotal if allowed is None else len(allowed)
+    return _sane_search(lambda depth: index.search(query, depth, params=params), query, k, most)
 
 
 def search_approximate(graph: FaissIndex, query: Vectors, k: int) -> Hits:
@@ -197,9 +263,13 @@ def search_approximate(graph: FaissIndex, query: Vectors, k: int) -> Hits:
     faiss = _faiss()
     k = min(k, graph.ntotal)
     query = np.ascontiguousarray(query, dtype=np.float32)
-    params = faiss.SearchParametersHNSW(efSearch=max(_HNSW_EF_SEARCH, k))
-    scores, ids = graph.search(query, k, params=params)
-    return np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+
+    def run(depth: int) -> tuple[Any, Any]:
+        hits: tuple[Any, Any] = graph.search(
+            query, depth, params=faiss.SearchParametersHNSW(efSearch=max(_HNSW_EF_SEARCH, depth)))
+        return hits
+
+    return _sane_search(run, query, k, graph.ntotal)
 
 
 def build_hnsw(exact: FaissIndex) -> FaissIndex:
