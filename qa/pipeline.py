@@ -23,13 +23,14 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from qa.conversation import resolve_followup
 from qa.embedding import BundledEmbedder, Embedder
-from qa.errors import IndexCorruptError, IndexMismatchError, QueryError, rebuild_hint
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, QueryError, rebuild_hint
 from qa.indexing import Progress, ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
 from qa.models import (
@@ -51,10 +52,12 @@ from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field
 from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
 from qa.store import MANIFEST, Store, read_manifest
-from qa.store.files import index_files
+from qa.store.files import index_files, present
 
 DECLINE = "The articles don't say."
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
+SNAPSHOT_ATTEMPTS = 3  # a snapshot outrun by writers twice in a row is rare; three is "the index is busy"
+T = TypeVar("T")
 
 
 def sample_corpus() -> Path:
@@ -96,7 +99,7 @@ class QA:
         self.settings = settings or Settings.from_env()
         self.directory = Path(index) if index is not None else self.settings.index_dir
         cache = self.settings.model_cache()
-        new = not (self.directory / MANIFEST).exists()
+        new = not present(self.directory / MANIFEST)  # a folder it may not search is an error, not "new"
         if new and (found := index_files(self.directory)):
             raise IndexCorruptError(
                 f"{self.directory} holds index files ({', '.join(f.name for f in found[:3])}) but no "
@@ -130,7 +133,13 @@ class QA:
         self, paths: Iterable[str | os.PathLike[str]], max_bytes: int = DEFAULT_MAX_BYTES,
         progress: bool | Progress = False,
     ) -> IngestReport:
-        """Add or update articles from files, directories or globs (see ``qa ingest``)."""
+        """Add or update articles from files, directories or globs (see ``qa ingest``).
+
+        Raises:
+            IndexReadOnlyError: the index is on media this process cannot write (checked first,
+                before anything is read or embedded).
+        """
+        self.store.writable()
         return ingest_paths(self.store, paths, self.embedder, max_bytes=max_bytes, progress=progress,
                             batch_vectors=self.settings.batch_vectors)
 
@@ -164,7 +173,7 @@ class QA:
         Raises:
             ValueError: ``k`` is not positive.
         """
-        return self.retriever.search(question, k=k, mode=mode, filters=filters)
+        return self._consistently(lambda: self.retriever.search(question, k=k, mode=mode, filters=filters))
 
     def answer(
         self, question: str, k: int | None = None, history: Sequence[Turn | str] = (),
@@ -188,20 +197,37 @@ class QA:
             raise ValueError(f"k must be positive, got {k}")
         resolved = resolve_followup(question, history)
         query_vector = self.embedder.encode_queries([resolved])
-        t_embed = time.perf_counter()
-        passages = self.retriever.search(resolved, k=k, mode=mode, filters=filters, query_vector=query_vector)
-        t_retrieve = time.perf_counter()
-        timings = {"embed_ms": (t_embed - started) * 1000, "retrieve_ms": (t_retrieve - t_embed) * 1000}
-        from_metadata = self._from_metadata(question, passages, history)
-        if from_metadata is not None:
-            answer = _cited_metadata(question, from_metadata, passages)
-        else:
+        timings = {"embed_ms": (time.perf_counter() - started) * 1000}
+
+        def read() -> tuple[Answer, dict[str, float]]:
+            began = time.perf_counter()
+            passages = self.retriever.search(resolved, k=k, mode=mode, filters=filters, query_vector=query_vector)
+            spent = {"retrieve_ms": (time.perf_counter() - began) * 1000}
+            from_metadata = self._from_metadata(question, passages, history)
+            if from_metadata is not None:
+                return _cited_metadata(question, from_metadata, passages), spent
             reading = self.reader.read(resolved, query_vector, passages, self.store)
-            timings.update(reading.timings_ms)
-            answer = self._cited(question, reading, passages)
+            return self._cited(question, reading, passages), spent | reading.timings_ms
+
+        answer, spent = self._consistently(read)
+        timings |= spent
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return answer.model_copy(update={
             "resolved_question": resolved if resolved != question else None, "timings_ms": timings})
+
+    def _consistently(self, read: Callable[[], T]) -> T:
+        """``read()`` inside one snapshot of the index (``Store.snapshot``): its passages,
+        sentences, article text and vectors all come from one committed state. Tried again in
+        the rare case that writers moved on before this state's vectors were loaded."""
+        attempts = SNAPSHOT_ATTEMPTS
+        while True:
+            try:
+                with self.store.snapshot():
+                    return read()
+            except IndexBusyError:
+                attempts -= 1
+                if attempts == 0:
+                    raise
 
     def _validated(self, question: str) -> str:
         """The question on one line, or a ``QueryError`` saying why it cannot be asked."""
