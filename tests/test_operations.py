@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from damage import overwrite_inside
 from embedders import HashingEmbedder
 
 from qa import QA, Guess
@@ -78,17 +79,6 @@ def hashed_index(tmp_path: Path, seed_path: Path, small_squad: Path) -> Path:
     assert not ingest_paths(store, [seed_path, small_squad], NamedHashing(), batch_vectors=500).rejected
     store.close()
     return directory
-
-
-def overwrite_inside(file: Path, length: int = 40_000) -> None:
-    """The issue's damage: ``length`` bytes overwritten mid-file, its size kept (a NaN run, then
-    seeded random bytes)."""
-    size = file.stat().st_size
-    length = min(length, size // 3)
-    with file.open("r+b") as f:
-        f.seek(size // 3)
-        f.write(b"\xff" * (length // 2) + random.Random(0).randbytes(length - length // 2))
-    assert file.stat().st_size == size
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from damage import overwrite_inside
 from embedders import HashingEmbedder
 
 from qa.chunking import chunk_article, split_sentences
@@ -549,17 +550,6 @@ def _hashed(directory: Path, seed_path: Path, small_squad: Path) -> tuple[Store,
     return store, embedder
 
 
-def _overwrite_inside(file: Path, length: int = 40_000) -> None:
-    """Overwrite ``length`` bytes in the middle of ``file`` (its size kept) as the issue's 40 KB
-    did: a run of NaN floats, then seeded random bytes (huge, tiny and infinite floats)."""
-    size = file.stat().st_size
-    length = min(length, size // 3)
-    with file.open("r+b") as f:
-        f.seek(size // 3)
-        f.write(b"\xff" * (length // 2) + random.Random(0).randbytes(length - length // 2))
-    assert file.stat().st_size == size
-
-
 def _record(directory: Path) -> dict[str, Any]:
     [record] = directory.glob("vectors-*.json")
     return dict(json.loads(record.read_text(encoding="utf-8")))
@@ -616,7 +606,7 @@ def test_overwritten_vectors_fail_the_checksum_and_never_score_as_nan(
     store, embedder = _hashed(tmp_path / "idx", seed_path, small_squad)
     assert store.inspect(embedder).problems == []
     file = store.directory / f"chunks-{store.generation()}.faiss"
-    _overwrite_inside(file)
+    overwrite_inside(file)
 
     damaged = Store.open(store.directory)  # the size is unchanged: opening cannot tell
     report = damaged.inspect(embedder)
@@ -657,7 +647,7 @@ def test_rebuild_re_embeds_every_vector_from_the_stored_text(
     d, before = store.directory, store.generation()
     ids = {kind: store.row_ids(kind) for kind in ("chunks", "sentences")}  # type: ignore[arg-type]
     original = {"chunks": store.chunk_vectors(ids["chunks"]), "sentences": store.sentence_vectors(ids["sentences"])}
-    _overwrite_inside(d / f"chunks-{before}.faiss")
+    overwrite_inside(d / f"chunks-{before}.faiss")
     (d / f"sentences-{before}.faiss").write_bytes(b"garbage")  # unreadable: opening fails
     with pytest.raises(IndexCorruptError, match="qa rebuild"):
         Store.open(d)
