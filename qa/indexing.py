@@ -19,6 +19,7 @@ from qa.chunking import chunk_article, split_sentences
 from qa.embedding import Vectors
 from qa.ingest import DEFAULT_MAX_BYTES, iter_paths, read_articles
 from qa.models import Article, Chunk, IngestedArticle, IngestReport, Rejection, Sentence
+from qa.progress import Progress, reporter
 from qa.store import Prepared, Store
 
 # Articles are committed in batches of about this many vectors: a crash loses at most one batch
@@ -28,7 +29,6 @@ BATCH_VECTORS = 2048
 # wait for one slice, not for the whole article; progress moves per slice.
 _EMBED_SLICE = 64
 
-Progress = Callable[[int, int], None]
 
 
 class DocumentEncoder(Protocol):
@@ -115,7 +115,7 @@ def ingest_articles(
         todo.append((article, chunks, sentences))
 
     total = sum(len(c) + len(s) for _, c, s in todo)
-    report_progress = _progress(progress, total)
+    report_progress = reporter(progress, total, "Embedding")
     try:
         written = _embed_and_write(store, todo, encoder, batch_vectors, stages, report_progress)
     finally:
@@ -128,7 +128,7 @@ def _embed_and_write(store: Store, todo: list[tuple[Article, list[Chunk], list[S
                      encoder: DocumentEncoder, batch_vectors: int, stages: StageSeconds,
                      report_progress: Callable[[int], None]) -> int:
     """Embed each article in slices and commit about ``batch_vectors`` vectors at a time."""
-    written = done = size = 0
+    written = size = 0
     batch: list[Prepared] = []
     for article, chunks, sentences in todo:
         texts = [c.text for c in chunks] + [article.text[s.start : s.end] for s in sentences]
@@ -137,8 +137,7 @@ def _embed_and_write(store: Store, todo: list[tuple[Article, list[Chunk], list[S
             started = time.perf_counter()
             parts.append(encoder.encode_documents(texts[first : first + _EMBED_SLICE]))
             stages.embed += time.perf_counter() - started
-            done += min(_EMBED_SLICE, len(texts) - first)
-            report_progress(done)
+            report_progress(min(_EMBED_SLICE, len(texts) - first))
         vectors = np.concatenate(parts)
         batch.append(Prepared(article, chunks, sentences, vectors[: len(chunks)], vectors[len(chunks) :]))
         size += len(texts)
@@ -160,23 +159,3 @@ def _write(store: Store, batch: list[Prepared], stages: StageSeconds) -> int:
 
 def _ingested(article: Article) -> IngestedArticle:
     return IngestedArticle(id=article.id, title=article.title, source=article.source)
-
-
-def _progress(progress: bool | Progress, total: int) -> Callable[[int], None]:
-    """Adapt the caller's wish (nothing, a bar, a callback) to one ``update(done)`` function."""
-    if callable(progress):
-        callback = progress
-        return lambda done: callback(total if done < 0 else done, total)
-    if not progress or total == 0:
-        return lambda done: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="vec", desc="Embedding", dynamic_ncols=True)
-
-    def update(done: int) -> None:
-        if done < 0:
-            bar.close()
-        else:
-            bar.update(done - bar.n)
-
-    return update

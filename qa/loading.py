@@ -27,7 +27,7 @@ def load_once(key: Hashable, build: Callable[[], T]) -> T:
 
 
 def loaded_keys() -> list[Hashable]:
-    """What has been loaded in this process (the test suite's fast lane checks it stays empty)."""
+    """What has been loaded in this process (a test checks a refused embedder loads nothing)."""
     with _lock:
         return list(_loaded)
 

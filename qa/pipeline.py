@@ -31,7 +31,7 @@ from typing import TypeVar
 from qa.conversation import resolve_followup
 from qa.embedding import BundledEmbedder, Embedder
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, QueryError, rebuild_hint
-from qa.indexing import Progress, ingest_paths
+from qa.indexing import ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
 from qa.models import (
     Answer,
@@ -46,6 +46,7 @@ from qa.models import (
     Span,
     Turn,
 )
+from qa.progress import Progress
 from qa.reader import BundledExtractor, Extractor, Reader, Reading
 from qa.reader.metadata import CONFIDENCE as METADATA_CONFIDENCE
 from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field, refers_back
@@ -104,8 +105,7 @@ class QA:
             raise IndexCorruptError(
                 f"{self.directory} holds index files ({', '.join(f.name for f in found[:3])}) but no "
                 f"{MANIFEST}, so it is not filled with anything. If it is your index, restore its "
-                f"manifest from a backup; else {rebuild_hint(self.directory)[0].lower()}"
-                f"{rebuild_hint(self.directory)[1:]}")
+                f"manifest from a backup. {rebuild_hint(self.directory)}")
         if new and not create:
             read_manifest(self.directory)  # raises IndexNotFoundError, naming the directory
         # The manifest is read before any model loads: a mismatched embedder costs nothing.
@@ -252,14 +252,15 @@ class QA:
         The article is the first passage's; for "Who wrote it?" after an earlier turn, the first
         passage of that turn's question, which is what "it" names.
         """
-        if asked_field(question) is None:
+        field = asked_field(question)
+        if field is None:
             return None
         if history and refers_back(question):
             previous = history[-1]
             passages = self.search(previous.question if isinstance(previous, Turn) else previous, k=1)
         if not passages:
             return None
-        return answer_from_metadata(question, passages, self.store.article(passages[0].article_id))
+        return answer_from_metadata(field, question, passages, self.store.article(passages[0].article_id))
 
     def _cited(self, question: str, reading: Reading, passages: list[Passage]) -> Answer:
         """The reader's choice as an ``Answer``: the quote cut from the article at its offsets."""

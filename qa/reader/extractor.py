@@ -219,6 +219,8 @@ class _Loaded:
 
     def clipped(self, question: str) -> str:
         """The question cut after ``MAX_QUESTION_TOKENS`` wordpieces (only what the model reads)."""
+        if len(question) <= MAX_QUESTION_TOKENS:  # a wordpiece spans at least one character
+            return question
         offsets = self.plain.encode(question, add_special_tokens=False).offsets
         return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
 

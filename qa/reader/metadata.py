@@ -75,11 +75,11 @@ def refers_back(question: str) -> bool:
     return bool(_BACK.search(question)) and not re.search(rf"\bthe\b[^?]*\b{_NOUN}\b", question, re.IGNORECASE)
 
 
-def answer_from_metadata(question: str, passages: list[Passage], article: Article | None) -> MetadataAnswer | None:
-    """The metadata answer to ``question``, when it asks for a field that ``article`` (the first
-    passage's) records and names nothing that article does not hold."""
-    field = asked_field(question)
-    if field is None or article is None or not passages:
+def answer_from_metadata(field: MetadataField, question: str, passages: list[Passage],
+                         article: Article | None) -> MetadataAnswer | None:
+    """The metadata answer to ``question``, which asks for ``field`` (``asked_field``), when
+    ``article`` (the first passage's) records it and the question names nothing it does not hold."""
+    if article is None or not passages:
         return None
     value = getattr(article, field)
     if value is None:

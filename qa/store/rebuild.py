@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 # Rows embedded per call: the same slice ingest embeds in, so progress moves as often.
 SLICE = 64
-Progress = Callable[[int, int], None]
 
 
 class DocumentEncoder(Protocol):
@@ -78,32 +77,3 @@ def catch_up(rows: Rows, planned: dict[str, list[int]], built: dict[str, vectors
         now, before = rows.row_ids(kind), set(planned[kind])
         vectors.remove(index, sorted(before - set(now)))
         embed_rows(rows, kind, [i for i in now if i not in before], encoder, index, lambda n: None)
-
-
-def progress_bar(progress: bool | Progress, total: int) -> Callable[[int], None]:
-    """``advance(n)`` for the caller's wish: nothing, a tqdm bar on stderr, or a callback
-    ``(done, total)``; ``advance(-1)`` ends it."""
-    done = 0
-    if callable(progress):
-        callback = progress
-
-        def call(n: int) -> None:
-            nonlocal done
-            if n >= 0:
-                done += n
-                callback(done, total)
-
-        return call
-    if not progress or total == 0:
-        return lambda n: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="vec", desc="Re-embedding", dynamic_ncols=True)
-
-    def update(n: int) -> None:
-        if n < 0:
-            bar.close()
-        else:
-            bar.update(n)
-
-    return update

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING
 
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, rebuild_hint
 from qa.models import Article, ArticleInfo, Chunk, ChunkText, IndexSettings, IndexStats
+from qa.progress import Progress, reporter
 from qa.settings import Settings
 from qa.store import failures, files, vectors
 from qa.store.check import DEFAULT_SAMPLE, CheckReport, database_problems, inspect
 from qa.store.files import DATABASE, LOCK, MANIFEST, WriteLock, read_manifest
 from qa.store.generations import Generations
 from qa.store.lexical import Lexical
-from qa.store.rebuild import DocumentEncoder, Progress, RebuildReport, catch_up, embed_rows, progress_bar
+from qa.store.rebuild import DocumentEncoder, RebuildReport, catch_up, embed_rows
 from qa.store.rows import Kind, Prepared, Rows, SentenceRow
 from qa.store.vectors import KINDS, Generation, Hits
 
@@ -238,7 +239,7 @@ class Store:
         self.writable()
         started = time.perf_counter()
         planned = {kind: self._rows.row_ids(kind) for kind in KINDS}
-        advance = progress_bar(progress, sum(len(ids) for ids in planned.values()))
+        advance = reporter(progress, sum(len(ids) for ids in planned.values()), "Re-embedding")
         built = {kind: vectors.new_index(self.settings.dimension) for kind in KINDS}
         try:
             for kind in KINDS:
