@@ -130,7 +130,10 @@ def best_spans(starts: np.ndarray, ends: np.ndarray, encodings: Sequence[Any],
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a wordpiece span to whole words; drop trailing punctuation and an unopened ")"."""
+    """Widen a wordpiece span to whole words; drop trailing punctuation and an unopened ")".
+
+    The rule of ``qa.reader.extractor._whole_words``, repeated because this file must load
+    where ``qa`` cannot be imported (see the module docstring)."""
     while start > 0 and text[start - 1].isalnum():
         start -= 1
     while end < len(text) and text[end].isalnum():
