@@ -26,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "eval" / "reports" / "reliability.json"
-TESTS = ["tests/test_reliability.py", "tests/test_hostile_input.py"]
+TESTS = ["tests/test_reliability.py", "tests/test_hostile_input.py",
+         "tests/test_web_access.py::test_eight_clients_ask_while_an_admin_uploads"]
 REPORT_ENV = "QA_RELIABILITY_REPORT"  # read by tests/reliability_report.py
 
 

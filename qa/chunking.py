@@ -99,7 +99,7 @@ def chunk_article(
         text = article.text[start:end]
         chunks.append(
             Chunk(article_id=article.id, ordinal=ordinal, start=start, end=end, text=text,
-                  token_count=count_tokens(text))
+                  token_count=count_tokens(text), page=article.page_at(start))
         )
     return chunks
 

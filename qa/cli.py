@@ -1,4 +1,5 @@
-"""The ``qa`` command line: ingest, stats, delete, search, ask, check, rebuild, serve, eval, bench.
+"""The ``qa`` command line: ingest, stats, delete, search, ask, check, rebuild, log, admin-hash,
+serve, eval, bench.
 
 Errors from article-qa are printed as one sentence on stderr with exit status 1; tracebacks
 are kept for real bugs.
@@ -85,10 +86,25 @@ def _parser() -> argparse.ArgumentParser:
                            "original files needed): repairs damaged vector files.")
     p.set_defaults(run=_rebuild)
 
+    p = command("log", "List every add, replace and delete of the index (who, when, source, "
+                       "content hashes), newest first.")
+    p.add_argument("-n", "--limit", type=int, default=None, help="show only the newest N entries")
+    p.add_argument("--json", action="store_true", help="print the entries as a JSON array")
+    p.set_defaults(run=_log)
+
+    p = sub.add_parser("admin-hash", help="Make a hash of an admin password for $QA_ADMIN_PASSWORD_HASH.",
+                       description="Read an admin password at a prompt (or one line of standard input) "
+                                   "and print its salted scrypt hash, for $QA_ADMIN_PASSWORD_HASH or a "
+                                   "file that $QA_ADMIN_PASSWORD_FILE names. The password itself is "
+                                   "never an argument, so it stays out of shell history and ps.")
+    p.set_defaults(run=_admin_hash)
+
     p = command("serve", "Serve the web chat (answers with sources; add and delete articles). "
-                         "An empty index directory gets the sample corpus first.")
+                         "An empty index directory gets the sample corpus first. Writes need "
+                         "$QA_ADMIN_PASSWORD_HASH (or _FILE) on any address but loopback.")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface, "
+                        "read-only unless an admin credential is set)")
     p.add_argument("--port", type=_port, default=7860, help="port to listen on (default 7860)")
     p.set_defaults(run=_serve)
 
@@ -176,7 +192,8 @@ def _stats(args: argparse.Namespace) -> int:
           f"{s.settings.chunk_tokens} tokens with {s.settings.overlap_sentences} sentence overlap")
     if args.articles:
         for a in qa.articles():
-            print(f"  {a.id}  {a.title}  ({a.published or 'no date'}, {a.chunks} chunks)")
+            print(f"  {a.id}  {a.title}  ({a.author or 'no author'}, {a.published or 'no date'}, "
+                  f"{a.chunks} chunks)")
     return 0
 
 
@@ -268,6 +285,45 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
     return int(text)
+
+
+def _log(args: argparse.Namespace) -> int:
+    import json
+
+    from qa.store import Store
+
+    entries = Store.open(_index_dir(args)).audit_log(args.limit)
+    if args.json:
+        print(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
+        return 0
+    if not entries:
+        print("no writes recorded")
+    for e in entries:
+        change = " -> ".join(h[:12] if h else "none" for h in (e.old_hash, e.new_hash))
+        print(f"{e.at.isoformat()}  {e.action:<7}  {e.article_id}  {e.title!r}  by {e.actor}  "
+              f"from {e.source or 'unknown'}  {change}")
+    return 0
+
+
+def _admin_hash(args: argparse.Namespace) -> int:
+    import getpass
+
+    from qa.access import HASH_VARIABLE, hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Admin password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ; nothing was made", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("error: the admin password must not be empty", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    print(f"Set ${HASH_VARIABLE} to the line above (or put it in a file that "
+          "$QA_ADMIN_PASSWORD_FILE names) and start `qa serve`.", file=sys.stderr)
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ can catch ``QAError`` and show its message as a sentence instead of a traceback:
     │   ├── IndexBusyError         another process holds the write lock
     │   └── IndexReadOnlyError     the index can be read, not written (read-only media, permissions)
     ├── QueryError                 the question cannot be asked (empty, too long)
+    ├── WriteDeniedError           a write was refused: no admin password, a wrong one, or none set
     └── ConfigError                a setting or ``QA_*`` variable holds a value it cannot take
 
 Bad arguments from programmers stay ``ValueError`` / ``TypeError``.
@@ -61,6 +62,10 @@ class IndexReadOnlyError(IndexUnusableError):
 
 class QueryError(QAError):
     """The question cannot be answered as asked (empty, or longer than the limit)."""
+
+
+class WriteDeniedError(QAError):
+    """A write (add, replace, delete) was refused by ``qa.access``; the message says what allows it."""
 
 
 class ConfigError(QAError, ValueError):

@@ -6,6 +6,7 @@ citation can never be edited after it was checked against the article text.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -32,6 +33,21 @@ class Article(_Value):
     source: str
     text: str
     content_hash: str
+    pages: list[int] | None = None  # where each page starts in ``text`` (PDFs only); see ``page_at``
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that holds ``text[offset]``, or None for an article without pages."""
+        return page_at(self.pages, offset)
+
+
+def page_at(pages: list[int] | None, offset: int) -> int | None:
+    """The 1-based page whose text holds ``offset``, given where each page starts (ascending).
+
+    An empty page starts where the next one does, so the later page is the one that holds it.
+    """
+    if not pages:
+        return None
+    return max(bisect.bisect_right(pages, offset), 1)
 
 
 def content_hash(title: str, author: str | None, published: dt.date | None, url: str | None, text: str) -> str:
@@ -72,6 +88,7 @@ class Chunk(_Value):
     end: int = Field(ge=0)
     text: str
     token_count: int = Field(ge=0)
+    page: int | None = Field(default=None, ge=1)  # the page it starts on (PDFs only)
 
 
 class IndexSettings(_Value):
@@ -99,15 +116,50 @@ class IngestedArticle(_Value):
     source: str
 
 
+class Replacement(_Value):
+    """An article an ingest would replace with other content, held back until it is confirmed.
+
+    Sizes are characters of text; hashes are ``content_hash`` values (metadata and text).
+    """
+
+    id: str
+    source: str
+    old_title: str
+    new_title: str
+    old_chars: int
+    new_chars: int
+    old_hash: str
+    new_hash: str
+
+
 class IngestReport(_Value):
-    """What an ingest did, article by article."""
+    """What an ingest did, article by article (``held``: replacements not applied, see ``QA.ingest``)."""
 
     added: list[IngestedArticle] = []
     updated: list[IngestedArticle] = []
     unchanged: list[IngestedArticle] = []
     rejected: list[Rejection] = []
+    held: list[Replacement] = []
     chunks_written: int = 0
     seconds: float = 0.0
+
+
+AuditAction = Literal["add", "replace", "delete"]
+
+
+class AuditEntry(_Value):
+    """One write to the index as the audit log keeps it: who, when, what, and the content hashes
+    before (``old_hash``, None for an add) and after (``new_hash``, None for a delete)."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    action: AuditAction
+    article_id: str
+    title: str
+    source: str | None
+    old_hash: str | None
+    new_hash: str | None
 
 
 class ArticleInfo(_Value):
@@ -147,9 +199,11 @@ class ChunkText(_Value):
     title: str
     url: str | None
     published: dt.date | None
+    author: str | None = None  # filled by the retriever, which looks up each article once
     start: int
     end: int
     text: str
+    page: int | None = None  # the page it starts on (PDFs only)
 
 
 class Passage(ChunkText):
@@ -180,8 +234,11 @@ class Citation(_Value):
     start: int
     end: int
     quote: str
+    author: str | None = None  # the cited article's byline and date, so a reader sees who said it
+    published: dt.date | None = None
     kind: Literal["text", "metadata"] = "text"
     field: MetadataField | None = None
+    page: int | None = Field(default=None, ge=1)  # the page the quote starts on (PDFs only)
 
     @model_validator(mode="after")
     def _kind_has_its_fields(self) -> Citation:
@@ -191,11 +248,17 @@ class Citation(_Value):
             raise ValueError("a text citation cites characters, not a metadata field")
         return self
 
+    def byline(self) -> str:
+        """The cited article's author and date as one phrase ("" when it has neither)."""
+        parts = [f"by {self.author}" if self.author else "", self.published.isoformat() if self.published else ""]
+        return ", ".join(p for p in parts if p)
+
     def where(self) -> str:
         """Where the quote is in its article, in words."""
         if self.kind == "metadata":
             return f"the article's metadata ({self.field})"
-        return f"characters {self.start}-{self.end}"
+        page = f"page {self.page}, " if self.page is not None else ""
+        return f"{page}characters {self.start}-{self.end}"
 
 
 class Turn(_Value):
@@ -233,7 +296,8 @@ class Answer(_Value):
             body = f"{body[:s]}**{body[s:e]}**{body[e:]}"
         marks = "".join(f"[{c.number}]" for c in self.citations)
         sources = [
-            f"[{c.number}] {c.title}" + (f" <{c.url}>" if c.url else "") + f", {c.where()}"
+            f"[{c.number}] {c.title}" + (f" ({c.byline()})" if c.byline() else "")
+            + (f" <{c.url}>" if c.url else "") + f", {c.where()}"
             for c in self.citations
         ]
         return f"> {body} {marks}\n\n" + "\n".join(sources)

@@ -30,13 +30,14 @@ from typing import TypeVar
 
 from qa.conversation import resolve_followup
 from qa.embedding import BundledEmbedder, Embedder
-from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, QueryError, rebuild_hint
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, QAError, QueryError, rebuild_hint
 from qa.indexing import ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
 from qa.models import (
     Answer,
     Article,
     ArticleInfo,
+    AuditEntry,
     Citation,
     IndexSettings,
     IndexStats,
@@ -53,7 +54,7 @@ from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field
 from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
 from qa.store import MANIFEST, Store, read_manifest
-from qa.store.files import index_files, present
+from qa.store.files import copy_index, index_files, present
 
 DECLINE = "The articles don't say."
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
@@ -66,13 +67,29 @@ def sample_corpus() -> Path:
     return Path(str(resources.files("qa") / "data" / "sample"))
 
 
+def prebuilt_sample() -> Path:
+    """The sample corpus already indexed, shipped in the package (``python -m qa_eval.sample_index``
+    writes it; ``tests/test_sample_index.py`` checks it against the corpus and the model)."""
+    return Path(str(resources.files("qa") / "data" / "sample_index"))
+
+
+def _prebuilt_matches(wanted: IndexSettings) -> bool:
+    """Whether the prebuilt sample index was made with ``wanted``'s model and chunking."""
+    try:
+        return read_manifest(prebuilt_sample()) == wanted
+    except QAError:  # absent or from another version: build the sample instead
+        return False
+
+
 class QA:
     """An index opened for questions, with its embedder, retriever and reader.
 
     Args:
         index: the index directory (default ``settings.index_dir``: ``$QA_INDEX`` or ``index``).
             With no index there, a new one is made: the built-in sample corpus is indexed into
-            it when ``sample`` is true, else it starts empty (unless ``create`` is false).
+            it when ``sample`` is true, else it starts empty (unless ``create`` is false). With
+            the default model and chunking, and an absent or empty folder, the sample comes
+            indexed with the package (``prebuilt_sample``) and is copied in seconds.
         sample: fill a new index with the sample corpus.
         create: make a new index where there is none; false raises ``IndexNotFoundError``.
         settings: everything tunable (default ``Settings.from_env()``).
@@ -80,7 +97,8 @@ class QA:
         embedder: any ``qa.embedding.Embedder``; its name and dimension must be those the
             index's manifest records (default: the bundled model, if the index was built with it).
         extractor: any ``qa.reader.Extractor`` (default: the shipped span extractor).
-        progress: draw a progress bar while the sample corpus is indexed.
+        progress: while the sample corpus is indexed, a progress bar (True) or a callback
+            ``(done, total)`` in vectors.
 
     Raises:
         IndexMismatchError: the index was built with another embedder or other settings.
@@ -95,7 +113,8 @@ class QA:
     def __init__(
         self, index: str | os.PathLike[str] | None = None, *, sample: bool = True, create: bool = True,
         settings: Settings | None = None, index_settings: IndexSettings | None = None,
-        embedder: Embedder | None = None, extractor: Extractor | None = None, progress: bool = True,
+        embedder: Embedder | None = None, extractor: Extractor | None = None,
+        progress: bool | Progress = True,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.directory = Path(index) if index is not None else self.settings.index_dir
@@ -115,6 +134,9 @@ class QA:
             _check_embedder(self.directory, recorded, self.embedder, injected=embedder is not None)
         wanted = (index_settings or recorded or IndexSettings()).model_copy(
             update={"model_name": self.embedder.name, "dimension": self.embedder.dimension})
+        if new and sample and _prebuilt_matches(wanted) and not any(self.directory.glob("*")):
+            copy_index(prebuilt_sample(), self.directory)  # the sample corpus, already indexed
+            new = False
         self.store = Store.open(self.directory, wanted, create=new,
                                 approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
@@ -131,9 +153,14 @@ class QA:
     # ----------------------------------------------------------------------------- writing
     def ingest(
         self, paths: Iterable[str | os.PathLike[str]], max_bytes: int = DEFAULT_MAX_BYTES,
-        progress: bool | Progress = False,
+        progress: bool | Progress = False, *, replace: bool = True, actor: str | None = None,
     ) -> IngestReport:
         """Add or update articles from files, directories or globs (see ``qa ingest``).
+
+        Args:
+            replace: False holds back articles whose id is stored with other content (listed in
+                the report's ``held``, not written) until a caller confirms them.
+            actor: who the audit log names for these writes (default: this process's user).
 
         Raises:
             IndexReadOnlyError: the index is on media this process cannot write (checked first,
@@ -141,11 +168,15 @@ class QA:
         """
         self.store.writable()
         return ingest_paths(self.store, paths, self.embedder, max_bytes=max_bytes, progress=progress,
-                            batch_vectors=self.settings.batch_vectors)
+                            batch_vectors=self.settings.batch_vectors, replace=replace, actor=actor)
 
-    def delete(self, article_id: str) -> bool:
-        """Remove an article from the index; returns whether it was there."""
-        return self.store.delete(article_id)
+    def delete(self, article_id: str, actor: str | None = None) -> bool:
+        """Remove an article from the index (the audit log names ``actor``); returns whether it was there."""
+        return self.store.delete(article_id, actor=actor)
+
+    def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
+        """Every add, replace and delete of this index, newest first (at most ``limit``)."""
+        return self.store.audit_log(limit)
 
     # ----------------------------------------------------------------------------- reading
     def stats(self) -> IndexStats:
@@ -268,9 +299,13 @@ class QA:
         if reading.quote is None or reading.passage is None:
             return Answer(question=question, found=False, text=DECLINE, confidence=confidence, passages=passages)
         article_id, start, end = reading.quote
-        quote = self.store.article_text(article_id)[start:end]
+        article = self.store.article(article_id)
+        quote = article.text[start:end] if article is not None else ""
         citation = Citation(number=1, article_id=article_id, title=reading.passage.title,
-                            url=reading.passage.url, start=start, end=end, quote=quote)
+                            url=reading.passage.url, start=start, end=end, quote=quote,
+                            page=article.page_at(start) if article is not None else None,
+                            author=article.author if article is not None else None,
+                            published=article.published if article is not None else None)
         highlight = Span(start=reading.highlight[0], end=reading.highlight[1]) if reading.highlight else None
         return Answer(question=question, found=True, text=quote, highlight=highlight, confidence=confidence,
                       citations=[citation], passages=passages)
@@ -280,7 +315,8 @@ def _cited_metadata(question: str, found: MetadataAnswer, passages: list[Passage
     """A metadata answer: the field's value, cited as that field of its article."""
     article = found.article
     citation = Citation(number=1, article_id=article.id, title=article.title, url=article.url, start=0, end=0,
-                        quote=found.value, kind="metadata", field=found.field)
+                        quote=found.value, kind="metadata", field=found.field, author=article.author,
+                        published=article.published)
     return Answer(question=question, found=True, text=found.value, confidence=METADATA_CONFIDENCE,
                   citations=[citation], passages=passages)
 

@@ -428,7 +428,7 @@ def test_uploaded_article_is_answerable_at_once(
     report = _upload(page, [zorblat, empty])
     text = report.inner_text()
     assert "Added 1" in text and "rejected 1" in text
-    assert "zorblat-festival.md" in text
+    assert "zorblat-festival.md" in text and "The Zorblat Festival" in text  # the file and its title
     rejected = report.locator(".qa-rejected").inner_text()
     assert "empty-notes.txt" in rejected and "empty" in rejected.split("empty-notes.txt", 1)[1]
     assert "/tmp" not in text  # temporary upload paths are not shown
@@ -457,7 +457,14 @@ def test_delete_removes_article_from_corpus(
     table.get_by_text("Doomed Article").first.click()  # selecting a row picks its id
     page.wait_for_function(
         "document.querySelector('#qa-delete-id input').value.includes('doomed-article')")
+    page.locator("#qa-delete").click()  # asks first, naming the article
+    confirm = page.locator("#qa-delete-confirm")
+    confirm.get_by_text("Doomed Article").wait_for()
+    page.locator("#qa-delete-no").click()
+    page.locator("#qa-delete-note").get_by_text("Nothing was deleted").wait_for()
+    assert confirm.is_hidden() and "Doomed Article" in table.inner_text()
     page.locator("#qa-delete").click()
+    page.locator("#qa-delete-yes").click()
     page.locator("#qa-delete-note").get_by_text("Deleted doomed-article").wait_for()
     table.get_by_text("Doomed Article").first.wait_for(state="detached")
     assert SEED_TITLE in table.inner_text()
@@ -509,9 +516,9 @@ def test_upload_type_and_size_limits(
     counts_before = page.locator("#qa-header .qa-stats").inner_text()
     upload = page.locator("#qa-upload input[type=file]")
 
-    pdf = tmp_path / "slides.pdf"
-    pdf.write_bytes(b"%PDF-1.4 not an article")
-    upload.set_input_files(str(pdf))
+    slides = tmp_path / "slides.pptx"
+    slides.write_bytes(b"PK not an article")
+    upload.set_input_files(str(slides))
     page.get_by_text("Invalid file type").first.wait_for(timeout=30_000)
 
     huge = tmp_path / "huge.txt"
@@ -643,4 +650,140 @@ def test_question_to_answer_latency(session: tuple[Page, Watch]) -> None:
         }, indent=2) + "\n", encoding="utf-8")
     print(f"\nquestion -> rendered answer: median {median:.0f} ms over {len(samples_ms)} "
           f"(min {min(samples_ms):.0f}, max {max(samples_ms):.0f})")
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_pdf_and_word_uploads_are_answered_with_page_exact_citations(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from tests.documents import docx_bytes, pdf_bytes, write
+
+    page, watch = session
+    pdf = write(tmp_path / "bushehr-history.pdf", pdf_bytes())
+    docx = write(tmp_path / "grid-notes.docx", docx_bytes(
+        ("The Quenby grid was inspected by Ilse Varga in May 2019.",
+         "Her report counted forty-two transformers along the river."), title="Quenby Grid Notes"))
+    report = _upload(page, [pdf, docx])
+    assert "Added 2" in report.inner_text(), report.inner_text()
+
+    page.get_by_role("tab", name="Chat").click()
+    answer = _ask(page, "When did Rosatom deliver the reactor's fuel?")
+    assert "qa-found" in (answer.get_attribute("class") or "")
+    assert _quote(answer) == "The reactor's fuel was delivered by Rosatom in December 2007."
+    assert answer.locator(".qa-page").first.inner_text() == "p. 2"  # the sentence is on page 2
+    assert "Bushehr: A History" in page.locator("#qa-sources-panel .qa-source-cited").inner_text()
+
+    answer = _ask(page, "Who inspected the Quenby grid?")
+    assert "qa-found" in (answer.get_attribute("class") or "")
+    assert _quote(answer) == "The Quenby grid was inspected by Ilse Varga in May 2019."
+    assert answer.locator(".qa-page").count() == 0  # Word files have no fixed pages
+    _screenshot(page, request)
+    _assert_clean(page, watch)
+
+
+# ----------------------------------------------------------------------------- reading aids
+DOCS = ROOT / "docs"
+
+
+def _in_view(locator: Locator) -> bool:
+    """Whether ``locator``'s box lies inside the browser window (after any scrolling)."""
+    return bool(locator.evaluate(
+        "el => { const r = el.getBoundingClientRect();"
+        " return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }"))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_citation_opens_the_article_at_the_quote(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest) -> None:
+    page, watch = session
+    page.locator("#qa-clear").click()
+    answer = _ask(page, "What did Iran badly need from Russia?")
+    assert "David Patrikarakos" in answer.locator(".qa-cited").inner_text()  # author and date
+    assert "26 August 2016" in answer.locator(".qa-cited").inner_text()
+    sources = page.locator("#qa-sources-panel")
+    assert "David Patrikarakos" in sources.locator(".qa-source-cited").inner_text()
+    # The other passages are numbered on from the citation: no second "#1".
+    ranks = sources.locator(".qa-source-other .qa-rank").all_inner_texts()
+    assert ranks and "#1" not in ranks and ranks[0] == "#2"
+
+    answer.locator(".qa-cite .qa-open").first.click()
+    view = page.locator("#qa-article-view .qa-article")
+    view.wait_for(timeout=30_000)
+    assert SEED_TITLE in view.locator(".qa-article-title").inner_text()
+    assert "David Patrikarakos" in view.locator(".qa-article-meta").inner_text()
+    quoted = view.locator("mark.qa-quoted").filter(has_text="badly needed")
+    assert " ".join(quoted.inner_text().split()) == SEED_QUOTE
+    page.wait_for_function("(() => { const m = document.querySelector('#qa-article-view .qa-focus');"
+                           " return m && m.dataset.seen === '1'; })()", timeout=10_000)
+    page.wait_for_timeout(300)
+    assert _in_view(quoted), "the quote was not scrolled into view"
+    assert view.locator(".qa-article-text .qa-retrieved").count() >= 2  # other passages of it too
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "article-view.png"))
+    _screenshot(page, request, "-cited")
+
+    page.keyboard.press("Escape")  # closes, as the Close button does
+    view.wait_for(state="detached", timeout=10_000)
+    other = sources.locator(".qa-source-other .qa-passage").first
+    other_text = " ".join(other.inner_text().split())[:40]
+    other.click()
+    view.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    focus = view.locator(".qa-focus")
+    assert focus.count() == 1 and _in_view(view.locator(".qa-focus + *").first)
+    assert other_text.rstrip(" …") in " ".join(view.inner_text().split())
+    page.locator("#qa-article-close").click()
+    view.wait_for(state="detached", timeout=10_000)
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_filter_asks_only_the_picked_articles(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest) -> None:
+    page, watch = session
+    page.locator("#qa-clear").click()
+    page.locator("#qa-filter").get_by_text("Ask only some articles").click()
+    picker = page.locator("#qa-filter-articles input").first
+    picker.click()
+    picker.fill("Tesla")  # the list searches its titles
+    page.get_by_role("option", name=re.compile("Nikola Tesla")).first.click()
+    page.locator("#qa-scope-line").get_by_text("Asked only").wait_for(timeout=10_000)
+    assert "Nikola Tesla" in page.locator("#qa-scope-line").inner_text()
+
+    answer = _ask(page, "What did Iran badly need from Russia?")
+    scope = answer.locator(".qa-scope")
+    assert "Asked only" in scope.inner_text() and "Nikola Tesla" in scope.inner_text()
+    titles = page.locator("#qa-sources-panel .qa-title").all_inner_texts()
+    assert titles and all("Nikola Tesla" in t for t in titles), titles
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "filter.png"))
+    _screenshot(page, request)
+
+    page.locator("#qa-filter-clear").click()
+    page.wait_for_function("!document.querySelector('#qa-scope-line').innerText.includes('Asked only')")
+    again = _ask(page, "What did Iran badly need from Russia?")
+    assert again.locator(".qa-scope").count() == 0 and _quote(again) == SEED_QUOTE
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_refused_upload_clears_the_previous_report(
+        session: tuple[Page, Watch], tmp_path: Path) -> None:
+    page, watch = session
+    notes = tmp_path / "quenby-notes.md"
+    notes.write_text("# Quenby Harbour Notes\n\nThe Quenby harbour wall is made of grey stone.\n",
+                     encoding="utf-8")
+    report = _upload(page, [notes])
+    assert "Quenby Harbour Notes" in report.inner_text()
+    slides = tmp_path / "slides.pptx"
+    slides.write_bytes(b"PK not an article")
+    page.locator("#qa-upload input[type=file]").set_input_files(str(slides))
+    page.get_by_text("Invalid file type").first.wait_for(timeout=30_000)
+    page.locator("#qa-add").click()
+    page.get_by_text("Choose one or more files").first.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#qa-report .qa-report') === null", timeout=10_000)
     _assert_clean(page, watch)

@@ -117,6 +117,7 @@ def test_stats(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for title in (SEED_TITLE, "Super Bowl 50", "Nikola Tesla"):
         assert title in out
     assert "2016-08-26" in out
+    assert "David Patrikarakos" in out  # the author, beside the date
 
 
 @pytest.mark.slow

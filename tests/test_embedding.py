@@ -94,3 +94,29 @@ def test_importing_the_embedding_module_loads_no_runtime() -> None:
             "'tokenizers', 'sentence_transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_waiting_question_takes_the_model_before_a_waiting_document_batch() -> None:
+    """F9 (issue 15): an ingest's next slice must not win the model from a question waiting for it."""
+    import threading
+    import time
+
+    from qa.embedding.bundled import QueriesFirst
+
+    lock = QueriesFirst()
+    order: list[str] = []
+
+    def take(name: str, question: bool) -> None:
+        with lock.hold(question):
+            order.append(name)
+
+    with lock.hold(question=False):  # a slice is running
+        documents = threading.Thread(target=take, args=("documents", False))
+        documents.start()
+        time.sleep(0.05)  # the next slice asks first...
+        question = threading.Thread(target=take, args=("question", True))
+        question.start()
+        time.sleep(0.05)  # ...and the question after it
+    documents.join(5)
+    question.join(5)
+    assert order == ["question", "documents"]

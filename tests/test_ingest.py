@@ -401,7 +401,7 @@ def test_truncated_html_keeps_its_text(tmp_path: Path) -> None:
     assert article.text.startswith("Kept words here.")
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "notes.docx", "Makefile"])
+@pytest.mark.parametrize("name", ["report.pptx", "notes.doc", "Makefile"])
 def test_unknown_extension(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text("Readable words, but not a supported type.", encoding="utf-8")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from qa_eval.fit_reader import SELECTION, Asked, fit_selection
+from qa_eval.reader_windows import NEIGHBOUR_CHARS, whole_words, window
 
 from qa.settings import FEATURES
-from qa_eval.fit_reader import SELECTION, Asked, fit_selection
-from qa_eval.reader_windows import NEIGHBOUR_CHARS, window, whole_words
 
 
 def test_a_window_holds_its_sentence_at_its_focus_between_its_neighbours() -> None:

@@ -15,8 +15,11 @@ Three backends compute the same vectors:
   quantised per batch, so a text's vector moves slightly with its batch-mates (cosine
   0.996-0.998 between a chunk embedded alone and in a batch; torch and ``onnx`` stay > 0.999).
 
-``torch`` stays the default: ``onnx-int8`` is within 0.005 on the fused R@5 the retriever uses
-but 0.0055 below on dense-only R@5, and the reader was calibrated on torch vectors.
+``onnx`` is the default (``Settings.embedding_backend``): it computes torch's vectors, so the
+reader's calibration on torch vectors holds, twice as fast, and a process that has its export
+cached never imports PyTorch (the app's memory, README). ``onnx-int8`` is not the default: it is
+within 0.005 on the fused R@5 the retriever uses but 0.0055 below on dense-only R@5. ``torch``
+stays ``BundledEmbedder``'s own default, as the reference the others are checked against.
 
 Because every backend agrees with ``torch`` to cosine >= 0.99, the backend is a run-time choice
 (``Settings.embedding_backend``, ``$QA_EMBEDDING_BACKEND``), not part of an index's settings:
@@ -25,9 +28,10 @@ vectors from any of them can share one index, and all report the same ``name``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
@@ -43,6 +47,38 @@ if TYPE_CHECKING:
 
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 _DIMENSION = 384  # all-MiniLM-L6-v2's; known without loading it
+
+
+class QueriesFirst:
+    """The model's lock, taken by a waiting question before a waiting batch of documents.
+
+    An ingest embeds in slices and asks for the model again the moment it lets go; with a plain
+    ``threading.Lock`` it usually wins that race, so questions asked during a long upload waited
+    for most of it (F9 in issue 15: question p95 9.8 s). Here a document batch waits while any
+    question does, so a question waits for at most the one slice already running.
+    """
+
+    def __init__(self) -> None:
+        self._free = threading.Condition()
+        self._held = False
+        self._questions = 0  # questions waiting for the model
+
+    @contextlib.contextmanager
+    def hold(self, question: bool) -> Iterator[None]:
+        """Hold the model; ``question`` goes before every waiting document batch."""
+        with self._free:
+            self._questions += question
+            try:
+                self._free.wait_for(lambda: not self._held and (question or not self._questions))
+            finally:
+                self._questions -= question
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._free:
+                self._held = False
+                self._free.notify_all()
 
 
 def load_model(name: str = DEFAULT_MODEL) -> SentenceTransformer:
@@ -93,7 +129,7 @@ class BundledEmbedder:
 
             cache_dir = Settings().model_cache()
         self.cache_dir = Path(cache_dir)
-        self._lock = threading.Lock()
+        self._lock = QueriesFirst()
 
     @property
     def name(self) -> str:
@@ -111,28 +147,28 @@ class BundledEmbedder:
             self._onnx()
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        """Embed questions. Returns: (n, dim) float32, unit length."""
-        return self._encode(texts)
+        """Embed questions (ahead of any document batch waiting). Returns: (n, dim) float32, unit length."""
+        return self._encode(texts, question=True)
 
     def encode_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed passages or sentences, longest first so batches pad little.
 
         Returns: (n, dim) float32, unit length, in the order of ``texts``.
         """
-        return self._encode(texts)
+        return self._encode(texts, question=False)
 
     def _onnx(self) -> OnnxModel:
         return load_onnx_model(self.name, self.backend, self.cache_dir)
 
-    def _encode(self, texts: Sequence[str]) -> Vectors:
+    def _encode(self, texts: Sequence[str], question: bool) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self.backend != "torch":
             model = self._onnx()
-            with self._lock:  # intra-op threads are shared; two encodes at once only thrash
+            with self._lock.hold(question):  # intra-op threads are shared; two encodes at once only thrash
                 return model.encode(list(texts))
         st = load_model(self.name)
-        with self._lock:
+        with self._lock.hold(question):
             vectors = st.encode(list(texts), batch_size=BATCH, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)

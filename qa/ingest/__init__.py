@@ -2,7 +2,7 @@
 
 Files that cannot be read come back as ``Rejection`` values with a one-line reason naming the
 file, so one bad file never stops a batch. ``decode`` turns bytes into text; ``formats`` reads
-each file type.
+each text format, ``pdf`` and ``word`` the PDF and Word (.docx) documents.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from qa.ingest.formats import (
     squad_key,
     squad_paragraph_starts,
 )
+from qa.ingest.pdf import pdf_article
+from qa.ingest.word import docx_article
 from qa.models import Article, Rejection
 
-SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".json", ".jsonl"})
+SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -84,6 +86,10 @@ def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(name, f"unsupported file type '{suffix or path.name}'")
     raw = _read_bytes(path, max_bytes)
+    if suffix == ".pdf":
+        return [pdf_article(raw, path)]
+    if suffix == ".docx":
+        return [docx_article(raw, path)]
     text = decode(raw, name, html=suffix in {".html", ".htm"},
                   clean=suffix not in {".json", ".jsonl"})
     if suffix in {".md", ".markdown", ".txt"}:

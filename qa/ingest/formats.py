@@ -1,5 +1,8 @@
 """Formats: Markdown and text, HTML, JSON/JSONL objects and SQuAD files to ``Article`` values.
 
+PDF and Word files have their own modules (``pdf``, ``word``); ``document_article`` makes their
+articles.
+
 Each reader returns articles whose ``text`` is the clean text every later offset refers to,
 with the metadata the format carries (title, author, date, URL).
 """
@@ -258,8 +261,16 @@ def squad_paragraph_starts(contexts: list[str]) -> list[int]:
     return starts
 
 
+def document_article(path: Path, text: str, title: str | None, author: str | None,
+                     pages: list[int] | None = None) -> Article:
+    """An article of a document format (PDF, Word) with the title and author its own metadata
+    records, else a title from the file name; ``pages`` as ``Article.pages``."""
+    return _article(title=title or _title_from_path(path), author=author, published=None, url=None,
+                    source=str(path), text=text, key=path.name, pages=pages)
+
+
 def _article(*, title: str, author: str | None, published: dt.date | None, url: str | None,
-             source: str, text: str, key: str) -> Article:
+             source: str, text: str, key: str, pages: list[int] | None = None) -> Article:
     title = shorten(clean_chars(title))  # JSON is parsed before cleaning (see ``decode``)
     author = clean_chars(author).strip() or None if author else None
     for value in (title, author or "", url or "", text):
@@ -271,6 +282,7 @@ def _article(*, title: str, author: str | None, published: dt.date | None, url: 
     return Article(
         id=article_id(title, key), title=title, author=author, published=published, url=url,
         source=source, text=text, content_hash=content_hash(title, author, published, url, text),
+        pages=pages,
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.embedding.onnx import model_path, onnx_session, trace_module
+from qa.embedding.onnx import in_child, model_path, onnx_session, trace_module
 from qa.loading import load_once, offline
 from qa.models import DEFAULT_MODEL
 
@@ -107,9 +107,18 @@ def export_onnx(weights: Path, directory: Path) -> Path:
     target = directory / f"extractor-{digest}.onnx"
     if target.exists():
         return target
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    in_child("qa.reader.extractor", "trace_extractor", str(weights), str(tmp))
+    os.replace(tmp, target)
+    return target
+
+
+def trace_extractor(weights: str, target: str) -> None:
+    """Trace the trained network's start and end logits to ONNX (run by ``in_child``)."""
     import torch
 
-    _, model = load_trained(weights, attention="eager")  # ONNX Runtime fuses eager attention
+    _, model = load_trained(Path(weights), attention="eager")  # ONNX Runtime fuses eager attention
 
     class Logits(torch.nn.Module):
         def __init__(self) -> None:
@@ -121,11 +130,7 @@ def export_onnx(weights: Path, directory: Path) -> Path:
             out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return out.start_logits, out.end_logits
 
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    trace_module(Logits(), tmp, {"start": {0: "batch", 1: "sequence"}, "end": {0: "batch", 1: "sequence"}})
-    os.replace(tmp, target)
-    return target
+    trace_module(Logits(), Path(target), {"start": {0: "batch", 1: "sequence"}, "end": {0: "batch", 1: "sequence"}})
 
 
 class BundledExtractor:

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -81,6 +82,26 @@ def present(path: Path) -> bool:
     except PermissionError as e:
         raise failures.denied_reading(path) from e
     return True
+
+
+def copy_index(source: Path, target: Path) -> None:
+    """Copy the index in ``source`` to ``target`` (absent or empty), so that ``target`` never holds
+    part of it: the files go to a new sibling directory that then takes ``target``'s name.
+
+    Contents only (``shutil.copyfile``): a copy from a read-only installed package is writable.
+    """
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for f in sorted(source.iterdir()):
+            if f.is_file() and f.name != LOCK:
+                shutil.copyfile(f, tmp / f.name)
+        if target.is_dir():
+            target.rmdir()  # empty: a new index's folder, made by the user or an earlier try
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> IndexSettings:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from qa.errors import IndexCorruptError, IndexUnusableError, rebuild_hint
 from qa.models import Article, ArticleInfo, Chunk, ChunkText, Sentence
-from qa.store import failures
+from qa.store import audit, failures
 from qa.store.files import DATABASE
 
 if TYPE_CHECKING:
@@ -36,13 +37,14 @@ SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, author TEXT, published TEXT, url TEXT,
-    source TEXT NOT NULL, text TEXT NOT NULL, content_hash TEXT NOT NULL, added_at TEXT NOT NULL
+    source TEXT NOT NULL, text TEXT NOT NULL, content_hash TEXT NOT NULL, added_at TEXT NOT NULL,
+    pages TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    text TEXT NOT NULL, token_count INTEGER NOT NULL
+    text TEXT NOT NULL, token_count INTEGER NOT NULL, page INTEGER
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, ordinal);
 CREATE TABLE IF NOT EXISTS sentences (
@@ -54,6 +56,11 @@ CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_id, start);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(title, body, tokenize = '{TOKENIZER}');
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(body, tokenize = '{TOKENIZER}');
 """
+# Columns added since the first release: ``migrate`` adds them to an older index (NULL in its
+# rows, which is what they hold for an article without pages), and reads of an older index this
+# process may not write read NULL in their place. ``articles.pages``: where each page starts
+# (a JSON list, ``Article.pages``); ``chunks.page``: the page a chunk starts on.
+ADDED_COLUMNS = (("articles", "pages", "TEXT"), ("chunks", "page", "INTEGER"))
 # The order ``Store.ids_by_article`` lists each kind in: chunks as written, sentences by position.
 _ARTICLE_ORDER = {"chunks": "ordinal", "sentences": "start"}
 
@@ -113,6 +120,7 @@ class Rows:
         self.directory = directory
         self.read_only = read_only
         self._local = threading.local()
+        self._paged: bool | None = None  # whether the database has ADDED_COLUMNS (read once)
 
     @property
     def path(self) -> Path:
@@ -216,7 +224,43 @@ class Rows:
         conn = self.connection()
         with conn:
             conn.executescript(SCHEMA)
+            audit.create(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    def migrate(self) -> None:
+        """Add what an index made by an older version lacks (the audit table, the page columns);
+        nothing is lost."""
+        with failures.writing(self.path, self.directory):
+            audit.ensure(self.connection())
+            self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Add the ``ADDED_COLUMNS`` an older index lacks, in one transaction (checked first, so
+        opening an up-to-date index takes no lock)."""
+        conn = self.connection()
+        if self._missing_columns():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # asked again under the lock: another process may have added them meanwhile
+                for name, column, kind in self._missing_columns():
+                    conn.execute(f"ALTER TABLE {name} ADD COLUMN {column} {kind}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._paged = True
+
+    def _missing_columns(self) -> list[tuple[str, str, str]]:
+        present = {(name, str(r[1])) for name in ("articles", "chunks")
+                   for r in self.query(f"PRAGMA table_info({name})")}
+        return [added for added in ADDED_COLUMNS if (added[0], added[1]) not in present]
+
+    def _page_columns(self) -> tuple[str, str]:
+        """What to select for ``articles.pages`` and ``chunks.page``: the columns, or NULL in a
+        database made before they existed and opened read-only (so never migrated)."""
+        if self._paged is None:
+            self._paged = not self._missing_columns()
+        return ("a.pages", "c.page") if self._paged else ("NULL", "NULL")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -256,16 +300,18 @@ class Rows:
         conn = self.connection()
         a = p.article
         conn.execute(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (id, title, author, published, url, source, text, content_hash, added_at, "
+            "pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (a.id, a.title, a.author, a.published.isoformat() if a.published else None, a.url,
-             a.source, a.text, a.content_hash, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+             a.source, a.text, a.content_hash, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+             json.dumps(a.pages) if a.pages is not None else None),
         )
         inserted = Inserted([], [], [])
         for c in p.chunks:
             cursor = conn.execute(
-                'INSERT INTO chunks (article_id, ordinal, start, "end", text, token_count) '
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (a.id, c.ordinal, c.start, c.end, c.text, c.token_count),
+                'INSERT INTO chunks (article_id, ordinal, start, "end", text, token_count, page) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (a.id, c.ordinal, c.start, c.end, c.text, c.token_count, c.page),
             )
             chunk_id = int(cursor.lastrowid or 0)
             inserted.chunk_ids.append(chunk_id)
@@ -377,12 +423,12 @@ class Rows:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.query(
-            f'SELECT c.id, c.article_id, a.title, a.url, a.published, c.start, c."end", c.text '
-            f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
-            list(ids))
+            f'SELECT c.id, c.article_id, a.title, a.url, a.published, c.start, c."end", c.text, '
+            f"{self._page_columns()[1]} FROM chunks c JOIN articles a ON a.id = c.article_id "
+            f"WHERE c.id IN ({marks})", list(ids))
         return {
             int(r[0]): ChunkText(chunk_id=int(r[0]), article_id=r[1], title=r[2], url=r[3],
-                                 published=stored_date(r[4]), start=r[5], end=r[6], text=r[7])
+                                 published=stored_date(r[4]), start=r[5], end=r[6], text=r[7], page=r[8])
             for r in rows
         }
 
@@ -400,13 +446,13 @@ class Rows:
 
     def article(self, article_id: str) -> Article | None:
         rows = self.query(
-            "SELECT id, title, author, published, url, source, text, content_hash "
-            "FROM articles WHERE id = ?", (article_id,))
+            "SELECT a.id, a.title, a.author, a.published, a.url, a.source, a.text, a.content_hash, "
+            f"{self._page_columns()[0]} FROM articles a WHERE a.id = ?", (article_id,))
         if not rows:
             return None
         r = rows[0]
         return Article(id=r[0], title=r[1], author=r[2], published=stored_date(r[3]), url=r[4],
-                       source=r[5], text=r[6], content_hash=r[7])
+                       source=r[5], text=r[6], content_hash=r[7], pages=json.loads(r[8]) if r[8] else None)
 
     def articles(self) -> list[ArticleInfo]:
         rows = self.query(

@@ -15,16 +15,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, rebuild_hint
-from qa.models import Article, ArticleInfo, Chunk, ChunkText, IndexSettings, IndexStats
+from qa.models import Article, ArticleInfo, AuditEntry, Chunk, ChunkText, IndexSettings, IndexStats
 from qa.progress import Progress, reporter
 from qa.settings import Settings
-from qa.store import failures, files, vectors
+from qa.store import audit, failures, files, vectors
 from qa.store.check import DEFAULT_SAMPLE, CheckReport, database_problems, inspect
 from qa.store.files import DATABASE, LOCK, MANIFEST, WriteLock, read_manifest
 from qa.store.generations import Generations
@@ -108,6 +109,8 @@ class Store:
         if not files.present(path / DATABASE):
             raise IndexCorruptError(f"The database {path / DATABASE} is missing. {rebuild_hint(path)}")
         store = cls(path, recorded, approximate_above, failures.probe_read_only(path, path / DATABASE, path / LOCK))
+        if store.read_only is None:
+            store._rows.migrate()
         if vectors:
             store._generations.now()
         store._tidy()
@@ -174,12 +177,13 @@ class Store:
 
     # ----------------------------------------------------------------------------- writing
     def write(self, upserts: Sequence[Prepared], deletes: Sequence[str] = (),
-              wait_seconds: float = 30.0) -> list[Chunk]:
+              wait_seconds: float = 30.0, actor: str | None = None) -> list[Chunk]:
         """Replace or add articles and delete others in one crash-safe step.
 
         New FAISS files are saved under the next generation number before the SQLite
-        transaction that names it commits (see the package docstring). Returns the written
-        chunks with their new ids.
+        transaction that names it commits (see the package docstring); the audit log gets one
+        row per article added, replaced or deleted in that same transaction, by ``actor``
+        (default ``audit.local_actor()``). Returns the written chunks with their new ids.
 
         Raises:
             IndexBusyError: another writer held the lock for ``wait_seconds``.
@@ -192,6 +196,7 @@ class Store:
             written: list[Chunk] = []
 
             def change() -> None:
+                before = audit.previous(self._rows.connection(), [*deletes, *(p.article.id for p in upserts)])
                 chunk_ids, sentence_ids = self._rows.delete_articles([*deletes, *(p.article.id for p in upserts)])
                 vectors.remove(new.chunks, chunk_ids)
                 vectors.remove(new.sentences, sentence_ids)
@@ -200,6 +205,8 @@ class Store:
                     vectors.add(new.chunks, prepared.chunk_vectors, inserted.chunk_ids)
                     vectors.add(new.sentences, prepared.sentence_vectors, inserted.sentence_ids)
                     written.extend(inserted.chunks)
+                audit.record(self._rows.connection(), _audit_entries(actor or audit.local_actor(), before,
+                                                                     upserts, deletes))
 
             self._commit(new, change)
             return written
@@ -219,12 +226,19 @@ class Store:
         self._generations.replace(new)
         files.remove_stray_files(self.directory, new.number)
 
-    def delete(self, article_id: str) -> bool:
-        """Remove an article everywhere; returns whether it was there."""
+    def delete(self, article_id: str, actor: str | None = None) -> bool:
+        """Remove an article everywhere (logged as by ``actor``); returns whether it was there."""
         if not self._rows.has_article(article_id):
             return False
-        self.write([], [article_id])
+        self.write([], [article_id], actor=actor)
         return True
+
+    def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
+        """Every write the audit log holds, newest first (at most ``limit``); see ``qa.store.audit``."""
+        try:
+            return audit.read(self._rows.connection(), limit)
+        except sqlite3.DatabaseError as e:
+            raise self._rows.failure(e, "read") from e
 
     def rebuild(self, encoder: DocumentEncoder, progress: bool | Progress = False,
                 wait_seconds: float = 30.0) -> RebuildReport:
@@ -379,3 +393,17 @@ class Store:
         """Verify the database, the vector files' checksums and, given the index's ``encoder``,
         ``sample`` seeded chunks and sentences re-embedded (``qa.store.check``)."""
         return inspect(self._rows, self._vectors_now, encoder, sample, seed)
+
+
+def _audit_entries(actor: str, before: dict[str, audit.Stored], upserts: Sequence[Prepared],
+                   deletes: Sequence[str]) -> list[AuditEntry]:
+    """The audit rows of one write: an add or replace per upsert, a delete per deleted article
+    that was there (``before``: the articles as stored before the write)."""
+    entries = [audit.entry(actor, "delete", article_id, old.title, old.source, old.content_hash, None)
+               for article_id in dict.fromkeys(deletes) if (old := before.get(article_id)) is not None]
+    for p in upserts:
+        replaced = before.get(p.article.id)
+        entries.append(audit.entry(actor, "add" if replaced is None else "replace", p.article.id, p.article.title,
+                                   p.article.source, replaced.content_hash if replaced else None,
+                                   p.article.content_hash))
+    return entries

@@ -2,15 +2,21 @@
 
 Every answer is a verbatim quote with citations, or an honest "the articles don't say".
 ``qa serve`` (and the top-level ``app.py``) call ``run``, which opens the index (on first run
-building the sample corpus) and serves; ``build_app(qa)`` returns the ``gr.Blocks`` for tests and
-embedding, and ``serve(demo, host, port)`` launches it with the app's theme and CSS (``app.css``).
+building the sample corpus) and serves; ``build_app(qa, host, credential)`` returns the
+``gr.Blocks`` for tests and embedding, and ``serve(demo, host, port)`` launches it with the app's
+theme and CSS (``app.css``) behind the upload gate (``qa.web.uploads``).
 
 The app uses only the public API of ``qa`` (``QA`` and its models), so it shows what any other
 application built on the library can do.
 
 Safety: all text from articles, file names and users is HTML-escaped by ``qa.web.render`` before
-it reaches any markup; uploads are checked for type and size on the server before they are read;
-a failing handler shows one sentence in the page and logs its traceback to stderr only.
+it reaches any markup; uploads are checked for type and size before they reach the disk
+(``qa.web.uploads``) and removed from Gradio's cache once ingested or refused; a failing handler
+shows one sentence in the page and logs its traceback to stderr only.
+
+Access: reading is open; every write handler (upload, confirm a replacement, delete) checks
+``qa.access.require_write`` itself, so the rule holds for API calls as for the page. An upload
+that would replace a stored article with other content is held until the admin confirms it.
 """
 
 from __future__ import annotations
@@ -27,22 +33,36 @@ from pathlib import Path
 from typing import Any, cast, get_args
 
 import gradio as gr
+from gradio.data_classes import FileData, ListFiles
+from starlette.middleware import Middleware
 
 from qa import QA, QAError
-from qa.ingest import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES
-from qa.models import Answer, ArticleInfo, IngestReport, Rejection, RetrievalMode, Turn
+from qa.access import AdminCredential, access_mode, describe, load_credential, require_write
+from qa.errors import ConfigError
+from qa.ingest import SUPPORTED_SUFFIXES
+from qa.models import Answer, ArticleInfo, IngestReport, Rejection, RetrievalMode, Span, Turn
+from qa.settings import Settings
 from qa.web.render import (
     check_upload,
     error_message,
     escape,
+    parse_open,
     render_answer,
+    render_article,
+    render_article_missing,
+    render_delete_question,
     render_error,
     render_pending,
     render_question,
+    render_replacements,
     render_report,
     render_sources,
     render_sources_placeholder,
 )
+from qa.web.scope import describe as describe_scope
+from qa.web.scope import filters_from_form
+from qa.web.starting import Starting, serving
+from qa.web.uploads import UploadGate, UploadPolicy, discard
 
 TITLE = "article-qa"
 SUBTITLE = ("Ask questions about the indexed articles. Every answer is a verbatim quote with "
@@ -54,13 +74,50 @@ EXAMPLES = (
     "Where did Nikola Tesla die?",
 )
 MODES: tuple[str, ...] = get_args(RetrievalMode)
-UPLOAD_SUFFIXES = sorted(SUPPORTED_SUFFIXES)
-TABLE_HEADERS = ["Title", "Date", "Chunks", "Id"]
+TABLE_HEADERS = ["Title", "Author", "Date", "Chunks", "Id"]
+CORPUS_OUTPUTS = 5  # header, table, delete choice, filter's articles, filter's authors
 # Answers run side by side (sessions are independent); writes (upload, delete) go one at a time
 # in their own queue, so an upload that is indexing never holds up a question.
 ANSWER_CONCURRENCY = 4
+# Gradio's cache sweep (seconds): every 5 minutes, remove uploads older than 30 minutes, such as
+# files a client uploaded but never submitted. Submitted files are removed at once (``discard``).
+DELETE_CACHE = (300, 1800)
 
 Message = dict[str, str]
+
+# Installed once when the page loads. Citations and source cards carry a ``qa-ref-...`` class
+# (numbers only, see ``render.open_class``); a click or Enter on one hands it to the server through
+# a hidden box and button. When an article view appears, its focus mark is scrolled into view once.
+OPEN_JS = """() => {
+  const open = (el) => {
+    const box = document.querySelector('#qa-open-request textarea, #qa-open-request input');
+    const go = document.querySelector('#qa-open-go');
+    if (!box || !go) return;
+    box.value = [...el.classList].find((c) => c.startsWith('qa-ref-')) || '';
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    setTimeout(() => go.click(), 0);
+  };
+  document.addEventListener('click', (ev) => {
+    const el = ev.target.closest('.qa-open');
+    if (!el || ev.target.closest('a[href], summary')) return;
+    ev.preventDefault();
+    open(el);
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && document.querySelector('#qa-article .qa-article')) {
+      document.querySelector('#qa-article-close')?.click();
+    } else if ((ev.key === 'Enter' || ev.key === ' ') && ev.target.matches?.('.qa-open')) {
+      ev.preventDefault();
+      open(ev.target);
+    }
+  });
+  new MutationObserver(() => {
+    const focus = document.querySelector('#qa-article-view .qa-focus:not([data-seen])');
+    if (!focus) return;
+    focus.setAttribute('data-seen', '1');
+    focus.scrollIntoView({block: 'center'});
+  }).observe(document.body, {childList: true, subtree: true});
+}"""
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -99,7 +156,7 @@ def _header(qa: QA) -> str:
 
 def _articles_table(articles: Sequence[ArticleInfo]) -> list[list[Any]]:
     """The rows of the Corpus tab's table, one per article, in ``TABLE_HEADERS`` order."""
-    return [[a.title, a.published.isoformat() if a.published else "", a.chunks, a.id]
+    return [[a.title, a.author or "", a.published.isoformat() if a.published else "", a.chunks, a.id]
             for a in articles]
 
 
@@ -107,67 +164,179 @@ def _article_choices(articles: Sequence[ArticleInfo]) -> list[tuple[str, str]]:
     return [(f"{a.title} ({a.id})", a.id) for a in articles]
 
 
-def build_app(qa: QA) -> gr.Blocks:
+def _author_choices(articles: Sequence[ArticleInfo]) -> list[str]:
+    return sorted({a.author for a in articles if a.author}, key=str.casefold)
+
+
+class UploadedFiles(gr.File):  # type: ignore[misc]  # gradio is untyped here (pyproject)
+    """``gr.File`` whose events get the uploaded files' paths and nothing more.
+
+    ``gr.File`` (Gradio 6.31, type "filepath") also makes an empty temporary file in the upload
+    cache for every file an event receives, and never removes it; those would pile up there. The
+    types and sizes are checked by the upload gate and again by the upload handler.
+    """
+
+    is_template = True  # drawn by gr.File's own front-end component
+
+    def preprocess(self, payload: ListFiles | FileData | None) -> list[str] | None:
+        if payload is None:
+            return None
+        files = payload.root if isinstance(payload, ListFiles) else [payload]
+        return [f.path for f in files]
+
+
+def upload_suffixes(settings: Settings) -> list[str]:
+    """The file suffixes the web app accepts: ``settings.upload_types``, else all ingest reads.
+
+    Raises:
+        ConfigError: a configured suffix is not one ingest can read.
+    """
+    if settings.upload_types is None:
+        return sorted(SUPPORTED_SUFFIXES)
+    unknown = sorted(set(settings.upload_types) - SUPPORTED_SUFFIXES)
+    if unknown:
+        raise ConfigError(f"$QA_UPLOAD_TYPES names {', '.join(unknown)}, which ingest cannot read; "
+                          f"choose from {', '.join(sorted(SUPPORTED_SUFFIXES))}.")
+    return sorted(settings.upload_types)
+
+
+def upload_policy(settings: Settings, host: str, credential: AdminCredential | None) -> UploadPolicy:
+    """What the upload route of a server on ``host`` accepts: nothing where it is read-only."""
+    suffixes = upload_suffixes(settings)
+    read_only = access_mode(host, credential) == "read-only"
+    return UploadPolicy(None if read_only else tuple(suffixes), settings.upload_max_bytes)
+
+
+def _no_confirmation() -> tuple[Any, Any, Any]:
+    """Outputs that hide the replacement confirmation and forget its files."""
+    return gr.Group(visible=False), "", []
+
+
+def _unchanged_confirmation() -> tuple[Any, Any, Any]:
+    return gr.skip(), gr.skip(), gr.skip()
+
+
+def _skip_corpus() -> tuple[Any, ...]:
+    """Outputs that leave the ``CORPUS_OUTPUTS`` as they are."""
+    return (gr.skip(),) * CORPUS_OUTPUTS
+
+
+def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | None = None) -> gr.Blocks:
     """The web app over ``qa``: a Chat tab (with sources and settings) and a Corpus tab.
 
-    Conversations live in per-session state, so every browser session has its own.
+    Conversations live in per-session state, so every browser session has its own. Who may
+    change the articles follows from the address the app serves (``host``) and the admin
+    ``credential`` (see ``qa.access``); the write handlers check it on every call.
 
     Example:
-        >>> demo = build_app(QA("index"))
-        >>> serve(demo, "127.0.0.1", 7860)
+        >>> demo = build_app(QA("index"), "0.0.0.0", load_credential())
+        >>> serve(demo, "0.0.0.0", 7860)
     """
     default_k = qa.settings.retrieval.k
     listed = qa.articles()
+    access = access_mode(host, credential)
+    suffixes = upload_suffixes(qa.settings)
+    max_bytes = qa.settings.upload_max_bytes
+    cache = Path(gr.utils.get_upload_folder())
 
-    def refresh_corpus() -> tuple[str, list[list[Any]], Any]:
+    def refresh_corpus() -> tuple[Any, ...]:
+        """The ``CORPUS_OUTPUTS``: header, table, and the article choices."""
         try:
-            # One read for the table and the dropdown, so they agree during a concurrent write.
+            # One read for the table and the dropdowns, so they agree during a concurrent write.
             articles = qa.articles()
-            return (_header(qa), _articles_table(articles),
-                    gr.Dropdown(choices=_article_choices(articles), value=None))
+            choices = _article_choices(articles)
+            return (_header(qa), _articles_table(articles), gr.Dropdown(choices=choices, value=None),
+                    gr.Dropdown(choices=choices), gr.Dropdown(choices=_author_choices(articles)))
         except Exception as e:
             _warn(_report_error(e))
-            return gr.skip(), gr.skip(), gr.skip()
+            return _skip_corpus()
 
-    def ask(question: str | None, messages: list[Message], turns: list[Turn], k: float,
-            mode: str) -> Iterator[tuple[Any, ...]]:
+    def scope_of(ids: Sequence[str] | None, date_from: str | None, date_to: str | None,
+                 author: str | None) -> str:
+        """The filter form in words, for the line above the question box ("" when it is empty)."""
+        try:
+            filters = filters_from_form(ids, date_from, date_to, author)
+        except QAError as e:
+            return f'<div class="qa-scope qa-scope-error">{escape(str(e))}</div>'
+        titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
+        described = describe_scope(filters, titles)
+        return f'<div class="qa-scope">{escape(described)}</div>' if described else ""
+
+    def open_article(request: str | None, answers: list[Answer]) -> tuple[Any, str]:
+        """The article view for a clicked citation or passage (``render.open_class``)."""
+        parsed = parse_open(request or "")
+        if parsed is None or parsed[0] >= len(answers):
+            return gr.skip(), gr.skip()  # a stale or forged request: nothing to open
+        turn, kind, key = parsed
+        answer = answers[turn]
+        cited = next((c for c in answer.citations if kind == "c" and c.number == key), None)
+        passage = next((p for p in answer.passages if kind == "p" and p.chunk_id == key), None)
+        target = cited if cited is not None else passage
+        if target is None:
+            return gr.skip(), gr.skip()
+        article_id, focus = target.article_id, target.start
+        try:
+            article = qa.article(article_id)
+        except Exception as e:
+            return gr.Column(visible=True), render_error(_report_error(e))
+        if article is None:
+            return gr.Column(visible=True), render_article_missing(article_id)
+        quoted = [Span(start=c.start, end=c.end) for c in answer.citations
+                  if c.article_id == article_id and c.kind == "text"]
+        retrieved = [Span(start=p.start, end=p.end) for p in answer.passages if p.article_id == article_id]
+        return gr.Column(visible=True), render_article(article, quoted, retrieved, focus)
+
+    def ask(question: str | None, messages: list[Message], turns: list[Turn], answers: list[Answer],
+            k: float, mode: str, ids: list[str] | None, date_from: str | None, date_to: str | None,
+            author: str | None) -> Iterator[tuple[Any, ...]]:
         asked = " ".join((question or "").split())
         if not asked:
             _warn("Please type a question first.")
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         messages = [*messages, {"role": "user", "content": render_question(asked)}]
         pending = [*messages, {"role": "assistant", "content": render_pending()}]
-        yield messages, pending, gr.skip(), gr.skip(), ""  # the placeholder is never state
+        yield messages, pending, gr.skip(), gr.skip(), gr.skip(), ""  # the placeholder is never state
         try:
+            filters = filters_from_form(ids, date_from, date_to, author)
+            titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
             retrieval_mode = cast(RetrievalMode, mode if mode in MODES else "fused")
-            answer: Answer = qa.answer(asked, k=int(k), history=turns, mode=retrieval_mode)
+            answer: Answer = qa.answer(asked, k=int(k), history=turns, mode=retrieval_mode, filters=filters)
         except Exception as e:
             failed = [*messages, {"role": "assistant", "content": render_error(_report_error(e))}]
-            yield failed, failed, gr.skip(), gr.skip(), gr.skip()
+            yield failed, failed, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        answered = [*messages, {"role": "assistant", "content": render_answer(answer)}]
+        number = len(answers)  # this answer's place, which its citations' clicks name
+        shown = render_answer(answer, number, describe_scope(filters, titles))
+        answered = [*messages, {"role": "assistant", "content": shown}]
         turn = Turn(question=asked, answer=answer.text if answer.found else "")
-        yield answered, answered, [*turns, turn], render_sources(answer), gr.skip()
+        yield answered, answered, [*turns, turn], [*answers, answer], render_sources(answer, number), gr.skip()
 
-    def new_conversation() -> tuple[list[Message], list[Message], list[Turn], str]:
-        return [], [], [], render_sources_placeholder()
+    def new_conversation() -> tuple[Any, ...]:
+        return [], [], [], [], render_sources_placeholder(), gr.Column(visible=False), ""
 
-    def upload(files: Sequence[str] | str | None,
+    def upload(files: Sequence[str] | str | None, password: str | None, request: gr.Request,
                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         paths = [files] if isinstance(files, str) else list(files or [])
-        if not paths:
+        try:
+            require_write(host, credential, password)
+        except QAError as e:
+            discard(paths, cache)
+            _warn(_report_error(e))
+            return escape(str(e)), None, *_unchanged_confirmation(), *refresh_corpus()
+        if not paths:  # nothing chosen, or the page refused every chosen file (type, size)
             _warn("Choose one or more files to add first.")
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return "", gr.skip(), *_unchanged_confirmation(), *_skip_corpus()
         names = {p: os.path.basename(p) for p in paths}
         refused: list[Rejection] = []
         accepted: list[str] = []
         for path in paths:
-            problem = check_upload(path, DEFAULT_MAX_BYTES, UPLOAD_SUFFIXES)
+            problem = check_upload(path, max_bytes, suffixes)
             if problem is None:
                 accepted.append(path)
             else:
                 refused.append(problem)
+        discard([p for p in paths if p not in accepted], cache)
         report: IngestReport | None = None
         try:
             if accepted:
@@ -177,31 +346,89 @@ def build_app(qa: QA) -> gr.Blocks:
                     progress((done, total), desc="Embedding passages and sentences",
                              unit="vectors")
 
-                report = qa.ingest(accepted, max_bytes=DEFAULT_MAX_BYTES, progress=step)
+                # Replacing a stored article's content waits for the admin's confirmation.
+                report = qa.ingest(accepted, max_bytes=max_bytes, progress=step, replace=False,
+                                   actor=_actor(request))
         except Exception as e:
+            discard(accepted, cache)
             message = _report_error(e)
             _warn(message)
             summary = render_report(None, [*refused, *(Rejection(path=names[p], reason=message)
                                                        for p in accepted)], names)
-            return summary, None, *refresh_corpus()
+            return summary, None, *_no_confirmation(), *refresh_corpus()
         if report is not None and (report.added or report.updated):
             _inform(f"Indexed {len(report.added) + len(report.updated)} new or changed "
                     "article(s); you can ask about them now.")
-        return render_report(report, refused, names), None, *refresh_corpus()
+        summary = render_report(report, refused, names)
+        if report is None or not report.held:
+            discard(accepted, cache)
+            return summary, None, *_no_confirmation(), *refresh_corpus()
+        # The files stay in the cache (server side, in this session's state) until confirmed.
+        return (summary, None, gr.Group(visible=True), render_replacements(report.held, names),
+                accepted, *refresh_corpus())
 
-    def delete(article_id: str | None) -> tuple[Any, ...]:
-        if not article_id:
-            _warn("Choose an article to delete first.")
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    def confirm(pending: list[str], password: str | None, request: gr.Request) -> tuple[Any, ...]:
+        if not pending:
+            return gr.skip(), *_no_confirmation(), *_skip_corpus()
         try:
-            removed = qa.delete(article_id)
+            require_write(host, credential, password)
+        except QAError as e:
+            _warn(_report_error(e))
+            return escape(str(e)), *_unchanged_confirmation(), *_skip_corpus()
+        names = {p: os.path.basename(p) for p in pending}
+        missing = [p for p in pending if not os.path.exists(p)]
+        try:
+            report = qa.ingest([p for p in pending if p not in missing], max_bytes=max_bytes,
+                               actor=_actor(request))
         except Exception as e:
             message = _report_error(e)
             _warn(message)
-            return escape(message), *refresh_corpus()
+            return escape(message), *_no_confirmation(), *refresh_corpus()
+        finally:
+            discard(pending, cache)
+        gone = [Rejection(path=names[p], reason="no longer in the upload cache; upload it again")
+                for p in missing]
+        if report.updated:
+            _inform(f"Replaced {len(report.updated)} article(s).")
+        return render_report(report, gone, names), *_no_confirmation(), *refresh_corpus()
+
+    def cancel(pending: list[str]) -> tuple[Any, ...]:
+        discard(pending, cache)
+        return escape("Kept the stored articles; nothing was replaced."), *_no_confirmation()
+
+    def ask_delete(article_id: str | None) -> tuple[Any, ...]:
+        """The first click on Delete: say which article would go, and wait for a second click."""
+        if not article_id:
+            _warn("Choose an article to delete first.")
+            return gr.skip(), gr.skip(), gr.skip()
+        found = next((a for a in qa.articles() if a.id == article_id), None)
+        if found is None:
+            return escape(f"{article_id} is not in the index."), gr.Group(visible=False), gr.skip()
+        return "", gr.Group(visible=True), render_delete_question(found)
+
+    def delete(article_id: str | None, password: str | None, request: gr.Request) -> tuple[Any, ...]:
+        hidden = gr.Group(visible=False)
+        try:
+            require_write(host, credential, password)
+        except QAError as e:
+            _warn(_report_error(e))
+            return escape(str(e)), hidden, *refresh_corpus()
+        if not article_id:
+            _warn("Choose an article to delete first.")
+            return gr.skip(), hidden, *_skip_corpus()
+        try:
+            removed = qa.delete(article_id, actor=_actor(request))
+        except Exception as e:
+            message = _report_error(e)
+            _warn(message)
+            return escape(message), hidden, *refresh_corpus()
         note = f"Deleted {article_id}." if removed else f"{article_id} was not in the index."
         _inform(note)
-        return escape(note), *refresh_corpus()
+        return escape(note), hidden, *refresh_corpus()
+
+    def _actor(request: gr.Request) -> str:
+        client = request.client.host if request.client else "unknown"
+        return f"web:{'admin' if access == 'admin' else 'local'}@{client}"
 
     def pick_row(event: gr.SelectData) -> Any:
         row = getattr(event, "row_value", None)
@@ -209,10 +436,11 @@ def build_app(qa: QA) -> gr.Blocks:
             return gr.Dropdown(value=row[-1])
         return gr.skip()
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         header = gr.HTML(_header(qa), elem_id="qa-header-block", js_on_load=None)
         messages = gr.State(list[Message]())
         turns = gr.State(list[Turn]())
+        answers = gr.State(list[Answer]())  # what each chat answer cited, for the article view
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=420):
@@ -231,6 +459,23 @@ def build_app(qa: QA) -> gr.Blocks:
                         )
                         ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90,
                                                elem_id="qa-ask")
+                    scope_line = gr.HTML("", elem_id="qa-scope-line", js_on_load=None)
+                    with gr.Accordion("Ask only some articles", open=False, elem_id="qa-filter"):
+                        only_ids = gr.Dropdown(
+                            choices=_article_choices(listed), value=[], multiselect=True, filterable=True,
+                            label="Articles", info="type to search the titles; none chosen: all articles",
+                            elem_id="qa-filter-articles")
+                        with gr.Row():
+                            date_from = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD",
+                                                   max_length=10, elem_id="qa-filter-from")
+                            date_to = gr.Textbox(label="Published to", placeholder="YYYY-MM-DD",
+                                                 max_length=10, elem_id="qa-filter-to")
+                            only_author = gr.Dropdown(
+                                choices=_author_choices(listed), value=None, allow_custom_value=True,
+                                filterable=True, label="Author", info="or part of a name",
+                                elem_id="qa-filter-author")
+                        clear_filter = gr.Button("Ask all articles again", size="sm",
+                                                 elem_id="qa-filter-clear")
                     gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question],
                                 label="Example questions (sample corpus)", elem_id="qa-examples")
                     with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
@@ -244,63 +489,110 @@ def build_app(qa: QA) -> gr.Blocks:
                     gr.HTML('<div class="qa-panel-title">Sources</div>', js_on_load=None)
                     sources = gr.HTML(render_sources_placeholder(), elem_id="qa-sources-panel",
                                       js_on_load=None)
-            with gr.Tab("Corpus", id="corpus") as corpus_tab, gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    table = gr.Dataframe(
-                        value=_articles_table(listed), headers=TABLE_HEADERS,
-                        datatype=["str", "str", "number", "str"], interactive=False,
-                        label="Indexed articles", elem_id="qa-articles", wrap=True,
-                        max_height=420, column_widths=["42%", "14%", "10%", "34%"],
-                    )
-                    with gr.Row(equal_height=False, elem_id="qa-delete-row"):
-                        doomed = gr.Dropdown(choices=_article_choices(listed), value=None,
-                                             label="Article to delete", scale=4,
-                                             elem_id="qa-delete-id")
-                        delete_button = gr.Button("Delete", variant="stop", scale=1,
-                                                  min_width=100, elem_id="qa-delete")
-                    delete_note = gr.Markdown("", elem_id="qa-delete-note")
-                with gr.Column(scale=2):
-                    files = gr.File(
-                        label=(f"Add articles ({', '.join(UPLOAD_SUFFIXES)}; up to "
-                               f"{DEFAULT_MAX_BYTES // (1024 * 1024)} MB each)"),
-                        file_count="multiple", file_types=UPLOAD_SUFFIXES, elem_id="qa-upload",
-                    )
-                    add_button = gr.Button("Add to index", variant="primary", elem_id="qa-add")
-                    report = gr.HTML("", elem_id="qa-report", js_on_load=None, min_height=60)
+                # The article view: a panel over the page's right side, opened by a citation or card.
+                with gr.Column(visible=False, elem_id="qa-article") as article_panel:
+                    close_article = gr.Button("Close ✕", size="sm", elem_id="qa-article-close")
+                    article_view = gr.HTML("", elem_id="qa-article-view", js_on_load=None)
+                open_request = gr.Textbox(visible="hidden", elem_id="qa-open-request")
+                open_go = gr.Button(visible="hidden", elem_id="qa-open-go")
+            with gr.Tab("Corpus", id="corpus") as corpus_tab:
+                gr.Markdown(escape(describe(host, credential)), elem_id="qa-access")
+                password = gr.Textbox(label="Admin password", type="password", visible=access == "admin",
+                                        max_length=1024, elem_id="qa-password",
+                                        info="needed to add, replace or delete articles")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        table = gr.Dataframe(
+                            value=_articles_table(listed), headers=TABLE_HEADERS,
+                            datatype=["str", "str", "str", "number", "str"], interactive=False,
+                            label="Indexed articles", elem_id="qa-articles", wrap=True,
+                            max_height=420, column_widths=["30%", "16%", "15%", "11%", "28%"],
+                        )
+                        with gr.Row(equal_height=False, elem_id="qa-delete-row", visible=access != "read-only"):
+                            doomed = gr.Dropdown(choices=_article_choices(listed), value=None,
+                                                 label="Article to delete", scale=4,
+                                                 elem_id="qa-delete-id")
+                            delete_button = gr.Button("Delete", variant="stop", scale=1,
+                                                      min_width=100, elem_id="qa-delete")
+                        with gr.Group(visible=False, elem_id="qa-delete-confirm") as delete_confirmation:
+                            delete_question = gr.HTML("", js_on_load=None)
+                            with gr.Row():
+                                delete_yes = gr.Button("Delete it", variant="stop", elem_id="qa-delete-yes")
+                                delete_no = gr.Button("Keep it", elem_id="qa-delete-no")
+                        delete_note = gr.Markdown("", elem_id="qa-delete-note")
+                    with gr.Column(scale=2, visible=access != "read-only"):
+                        files = UploadedFiles(
+                            label=(f"Add articles ({', '.join(suffixes)}; up to "
+                                   f"{qa.settings.upload_max_mb:g} MB each)"),
+                            file_count="multiple", file_types=suffixes, elem_id="qa-upload",
+                        )
+                        add_button = gr.Button("Add to index", variant="primary", elem_id="qa-add")
+                        with gr.Group(visible=False, elem_id="qa-confirm") as confirmation:
+                            replacements = gr.HTML("", js_on_load=None)
+                            with gr.Row():
+                                replace_button = gr.Button("Replace them", variant="stop",
+                                                           elem_id="qa-replace")
+                                keep_button = gr.Button("Keep the stored ones", elem_id="qa-keep")
+                        pending = gr.State(list[str]())
+                        report = gr.HTML("", elem_id="qa-report", js_on_load=None, min_height=60)
 
-        chat_outputs = [messages, chatbot, turns, sources, question]
+        chat_outputs = [messages, chatbot, turns, answers, sources, question]
+        filter_inputs = [only_ids, date_from, date_to, only_author]
         gr.on(
             triggers=[question.submit, ask_button.click], fn=ask,
-            inputs=[question, messages, turns, k, mode], outputs=chat_outputs,
+            inputs=[question, messages, turns, answers, k, mode, *filter_inputs], outputs=chat_outputs,
             show_progress="hidden", concurrency_limit=ANSWER_CONCURRENCY,
             concurrency_id="answer",
         )
+        gr.on(triggers=[only_ids.change, date_from.blur, date_to.blur, only_author.change], fn=scope_of,
+              inputs=filter_inputs, outputs=scope_line, queue=False, show_progress="hidden")
+        clear_filter.click(lambda: ([], "", "", None, ""), None, [*filter_inputs, scope_line], queue=False)
         for reset in (clear.click, chatbot.clear):  # the chat's own trash button resets too
-            reset(new_conversation, None, [messages, chatbot, turns, sources], queue=False)
-        corpus_outputs = [header, table, doomed]
-        add_button.click(upload, [files], [report, files, *corpus_outputs],
+            reset(new_conversation, None, [messages, chatbot, turns, answers, sources, article_panel, article_view],
+                  queue=False)
+        open_go.click(open_article, [open_request, answers], [article_panel, article_view], queue=False,
+                      show_progress="hidden")
+        close_article.click(lambda: (gr.Column(visible=False), ""), None, [article_panel, article_view],
+                            queue=False)
+        corpus_outputs = [header, table, doomed, only_ids, only_author]
+        confirm_outputs = [confirmation, replacements, pending]
+        add_button.click(upload, [files, password], [report, files, *confirm_outputs, *corpus_outputs],
                          concurrency_limit=1, concurrency_id="write", show_progress_on=[report])
-        delete_button.click(delete, [doomed], [delete_note, *corpus_outputs],
-                            concurrency_limit=1, concurrency_id="write",
-                            show_progress_on=[delete_note])
+        replace_button.click(confirm, [pending, password], [report, *confirm_outputs, *corpus_outputs],
+                             concurrency_limit=1, concurrency_id="write", show_progress_on=[report])
+        keep_button.click(cancel, [pending], [report, *confirm_outputs], queue=False)
+        delete_button.click(ask_delete, [doomed], [delete_note, delete_confirmation, delete_question],
+                            queue=False)
+        delete_yes.click(delete, [doomed, password], [delete_note, delete_confirmation, *corpus_outputs],
+                         concurrency_limit=1, concurrency_id="write", show_progress_on=[delete_note])
+        delete_no.click(lambda: ("Nothing was deleted.", gr.Group(visible=False)), None,
+                        [delete_note, delete_confirmation], queue=False)
+        doomed.change(lambda: gr.Group(visible=False), None, delete_confirmation, queue=False)
+        files.upload(lambda: "", None, report, queue=False)  # new files chosen: the old report goes
         table.select(pick_row, None, doomed, queue=False)
         corpus_tab.select(refresh_corpus, None, corpus_outputs, queue=False,
                           show_progress="hidden")
         demo.load(refresh_corpus, None, corpus_outputs, queue=False, show_progress="hidden")
+        demo.load(None, None, None, js=OPEN_JS)
     return demo
 
 
 def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860,
-          block: bool = True) -> str:
+          block: bool = True, uploads: UploadPolicy | None = None) -> str:
     """Launch ``demo`` with the app's theme and CSS; returns the local URL.
 
-    With ``block`` false the server runs in a background thread (for tests).
+    Args:
+        block: false runs the server in a background thread (for tests).
+        uploads: what the upload route accepts (``qa.web.uploads``); by default what
+            ``upload_policy`` says for ``host`` under the environment's settings and credential.
     """
+    uploads = uploads or upload_policy(Settings.from_env(), host, load_credential())
     demo.queue(max_size=64)
     _, url, _ = demo.launch(
         server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
-        show_error=False, max_file_size=DEFAULT_MAX_BYTES, ssr_mode=False, theme=THEME, css=CSS,
+        show_error=False, max_file_size=uploads.max_bytes, ssr_mode=False, theme=THEME, css=CSS,
         footer_links=["gradio", "settings"],
+        app_kwargs={"middleware": [Middleware(UploadGate, policy=uploads)]},
     )
     print(f"{TITLE} is ready at {url}", flush=True)
     if block:
@@ -311,29 +603,40 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860,
 def run(directory: Path, host: str = "127.0.0.1", port: int = 7860) -> int:
     """Open (or on first run, build) the index in ``directory`` and serve it until interrupted.
 
-    The address is checked first, so a taken port fails at once instead of after the index is
-    built. Returns the exit status; errors of article-qa itself (``QAError``) propagate.
+    The address and the admin credential are checked first, so a taken port or a malformed
+    hash fails at once instead of after the index is built; then the app says who may write.
+    The port answers at once: ``qa.web.starting`` shows the progress until the index is ready.
+    Returns the exit status; errors of article-qa itself (``QAError``) propagate.
     """
     problem = address_problem(host, port)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    if not directory.is_dir() or not any(directory.iterdir()):
-        print(f"No index in {directory}: indexing the built-in sample corpus (first run only).",
-              flush=True)
+    credential = load_credential()
+    access = describe(host, credential)
+    print(access, file=sys.stderr if access_mode(host, credential) == "read-only" else sys.stdout,
+          flush=True)
+    state = Starting(f"Opening the index in {directory}.")
     started = dt.datetime.now()
     try:
-        qa = QA(directory)
-        qa.warm_up()
-        qa.search("warm up", k=1)  # one-off costs (vectors, first forward pass) before users come
-    except OSError as e:  # the directory cannot be created or read: the user's to fix, not a bug
+        with serving(state, host, port):  # the page shows progress until the app takes the port
+            if not directory.is_dir() or not any(directory.iterdir()):
+                state.say(f"No index in {directory}: indexing the built-in sample corpus (first run only).")
+            qa = QA(directory, progress=state.progress)
+            state.say("Loading the models.")
+            qa.warm_up()
+            qa.search("warm up", k=1)  # one-off costs (vectors, first forward pass) before users come
+    except OSError as e:  # a directory that cannot be created or read, or the port: the user's to fix
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"Opened the index in {directory} "
-          f"({(dt.datetime.now() - started).total_seconds():.1f} s).", flush=True)
+    print(f"The index in {directory} was ready in {(dt.datetime.now() - started).total_seconds():.1f} s.",
+          flush=True)
     try:
-        serve(build_app(qa), host, port)
-    except OSError as e:  # the port was taken while the index was opening
+        from qa.api.server import serve as serve_with_api  # the REST API at /v1, the chat at /
+
+        serve_with_api(qa, build_app(qa, host, credential), host, port, credential,
+                       upload_policy(qa.settings, host, credential))
+    except OSError as e:  # the port was taken in the moment between the two servers
         print(f"error: {e} (choose another port with --port)", file=sys.stderr)
         return 1
     return 0
