@@ -8,7 +8,8 @@ from pathlib import Path
 
 from qa_eval.report_html import render
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+                       "AAAABJRU5ErkJggg==")  # a 1x1 picture
 
 
 def test_reports_become_one_page_with_tables_plots_and_escaped_text(tmp_path: Path) -> None:

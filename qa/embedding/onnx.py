@@ -94,7 +94,8 @@ def in_child(module: str, function: str, *args: str) -> None:
         RuntimeError: the child failed (with the last line it wrote to stderr).
     """
     code = f"import sys; from {module} import {function}; {function}(*sys.argv[1:])"
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # finds qa as this process does
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
         raise RuntimeError(f"exporting the model to ONNX failed: {lines[-1]}")
