@@ -21,7 +21,7 @@ from qa.settings import Settings
 
 from . import plots
 from .indexes import build_index
-from .regression import evaluate_regression
+from .regression import citation_valid, evaluate_regression
 from .reports import (
     Abstention,
     Answering,
@@ -201,8 +201,7 @@ def _answer_all(qa: QA, questions: Sequence[Question], desc: str) -> Run:
         key = a.text[a.highlight.start : a.highlight.end] if a.found and a.highlight else shown
         for c in a.citations:
             cited += 1
-            article = qa.article(c.article_id)
-            valid += int(article is not None and article.text[c.start : c.end] == c.quote)
+            valid += int(citation_valid(c, qa.article))  # a metadata citation holds its field's value
         graded.append(Graded(
             found=a.found, confidence=a.confidence,
             contains=any(normalize_answer(g) in normalize_answer(shown) for g in golds),

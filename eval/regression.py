@@ -173,7 +173,7 @@ def grade(entry: Entry, answer: Answer, article: Callable[[str], Article | None]
     quote_ok = answer.found and any(contains(answer.text, g) for g in entry.gold)
     key_ok = answer.found and any(exact_match(key, g) for g in entry.gold)
     key_f1 = max((f1_score(key, g) for g in entry.gold), default=0.0) if answer.found else 0.0
-    valid = sum(1 for c in answer.citations if _citation_valid(c, article))
+    valid = sum(1 for c in answer.citations if citation_valid(c, article))
     metadata_cited: bool | None = None
     if entry.expect == "metadata" and _citations_have_kind(answer):
         metadata_cited = answer.found and any(
@@ -205,7 +205,7 @@ def _citations_have_kind(answer: Answer) -> bool:
     return "kind" in Citation.model_fields or any("kind" in type(c).model_fields for c in answer.citations)
 
 
-def _citation_valid(citation: Any, article: Callable[[str], Article | None]) -> bool:
+def citation_valid(citation: Any, article: Callable[[str], Article | None]) -> bool:
     """A text citation quotes the article at its offsets; a metadata citation holds the field's value."""
     source = article(citation.article_id)
     if source is None:

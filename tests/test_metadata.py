@@ -35,6 +35,10 @@ from qa.reader.metadata import asked_field
     ("When was the Bushehr plant built?", None),
     ("Which newspaper did Tesla read?", None),
     ("What did Iran badly need from Russia?", None),
+    ("What is the article called?", "title"),
+    ("What is it titled?", "title"),
+    # a SQuAD question that got the article's title as its answer (eval, 2026-11-26)
+    ("When the law is a direct target of the protest, what is this called?", None),
 ])
 def test_questions_that_ask_for_a_field(question: str, field: str | None) -> None:
     assert asked_field(question) == field

@@ -19,7 +19,8 @@ from qa.models import Article, MetadataField, Passage
 from qa.reader.features import content_stems
 
 _NOUN = r"(?:article|piece|story|essay|report|column|op-ed|post|text|original)"
-_ARTICLE = rf"(?:it|this|that|(?:the|this|that) {_NOUN}|the\b[^?]*?\b{_NOUN})"
+_NAMED_ARTICLE = rf"(?:(?:the|this|that) {_NOUN}|the\b[^?]*?\b{_NOUN})"
+_ARTICLE = rf"(?:it|this|that|{_NAMED_ARTICLE})"
 _BACK = re.compile(rf"\b(?:it|this|that)(?: {_NOUN})?\b", re.IGNORECASE)  # refers to an earlier turn's
 _FIELDS: tuple[tuple[MetadataField, re.Pattern[str]], ...] = (
     ("author", re.compile(
@@ -35,9 +36,13 @@ _FIELDS: tuple[tuple[MetadataField, re.Pattern[str]], ...] = (
         r".*\b(?:publish\w*|ran|run|print\w*|carried|carry|appear\w*)\b"
         rf"|\bwho published {_ARTICLE}\b|\bwhere (?:was|is) {_ARTICLE} published\b"
         rf"|\bwhere can i (?:read|find|see)\b.*\b{_NOUN}\b", re.IGNORECASE)),
+    # "What is this called?" asks for the name of a thing the question just described, not the
+    # article's title (a SQuAD question answered with its article's title): "called" needs
+    # the article named as such.
     ("title", re.compile(
         rf"\bwhat(?:'s| is) the (?:title|headline) of {_ARTICLE}\b"
-        rf"|\bwhat(?:'s| is) {_ARTICLE} (?:called|titled)\b", re.IGNORECASE)),
+        rf"|\bwhat(?:'s| is) {_NAMED_ARTICLE} (?:called|titled)\b|\bwhat(?:'s| is) (?:it|this|that) titled\b",
+        re.IGNORECASE)),
 )
 # The words that ask for a field (and the article), not about a topic: left out when the rest
 # of the question is matched against the article.
