@@ -199,7 +199,7 @@ class ChunkText(_Value):
     title: str
     url: str | None
     published: dt.date | None
-    author: str | None = None  # filled by the retriever, which looks up each article once
+    author: str | None = None  # the article's, read with the chunk
     start: int
     end: int
     text: str

@@ -144,17 +144,10 @@ class Retriever:
                 lexical = {c: v[2] for c, v in scores.items() if v[2] > 0}
         ranked = sorted(fused, key=lambda i: fused[i], reverse=True)[:k]
         rows = self.store.chunks(ranked)
-        authors = self._authors({row.article_id for row in rows.values()})
         return [
-            _passage(rows[cid].model_copy(update={"author": authors.get(rows[cid].article_id)}),
-                     rank, dense.get(cid), lexical.get(cid), fused[cid])
+            _passage(rows[cid], rank, dense.get(cid), lexical.get(cid), fused[cid])
             for rank, cid in enumerate((c for c in ranked if c in rows), start=1)
         ]
-
-    def _authors(self, article_ids: set[str]) -> dict[str, str]:
-        """The author of each of these articles that has one (a passage's card names its author)."""
-        found = {aid: self.store.article(aid) for aid in sorted(article_ids)}
-        return {aid: a.author for aid, a in found.items() if a is not None and a.author}
 
     def fuse(self, dense: float, sentence: float, lexical: float) -> float:
         """The fused score of one chunk from its normalised component scores."""
@@ -197,13 +190,9 @@ class Retriever:
     def _allowed(self, filters: Filters | None) -> list[int] | None:
         if filters is None or filters == Filters():
             return None
-        article_ids = filters.article_ids
-        if filters.author_contains:  # few articles: matched here rather than in SQL
-            wanted = filters.author_contains.casefold()
-            by_author = [a.id for a in self.store.articles() if a.author and wanted in a.author.casefold()]
-            article_ids = by_author if article_ids is None else [i for i in article_ids if i in by_author]
         return self.store.chunk_ids_where(
-            article_ids=article_ids, title_contains=filters.title_contains,
+            article_ids=filters.article_ids, title_contains=filters.title_contains,
+            author_contains=filters.author_contains,
             published_from=filters.published_from, published_to=filters.published_to,
         )
 

@@ -396,7 +396,7 @@ class Rows:
         return [(int(r[0]), int(r[1])) for r in rows]
 
     def chunk_ids_where(
-        self, article_ids: Sequence[str] | None, title_contains: str | None,
+        self, article_ids: Sequence[str] | None, title_contains: str | None, author_contains: str | None,
         published_from: dt.date | None, published_to: dt.date | None,
     ) -> list[int]:
         where: list[str] = ["1"]
@@ -407,6 +407,9 @@ class Rows:
         if title_contains:
             where.append("instr(lower(a.title), lower(?)) > 0")
             params.append(title_contains)
+        if author_contains:  # an article without an author never matches
+            where.append("instr(lower(a.author), lower(?)) > 0")
+            params.append(author_contains)
         if published_from:
             where.append("a.published >= ?")  # ISO dates order as strings
             params.append(published_from.isoformat())
@@ -423,12 +426,13 @@ class Rows:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.query(
-            f'SELECT c.id, c.article_id, a.title, a.url, a.published, c.start, c."end", c.text, '
+            f'SELECT c.id, c.article_id, a.title, a.url, a.published, c.start, c."end", c.text, a.author, '
             f"{self._page_columns()[1]} FROM chunks c JOIN articles a ON a.id = c.article_id "
             f"WHERE c.id IN ({marks})", list(ids))
         return {
             int(r[0]): ChunkText(chunk_id=int(r[0]), article_id=r[1], title=r[2], url=r[3],
-                                 published=stored_date(r[4]), start=r[5], end=r[6], text=r[7], page=r[8])
+                                 published=stored_date(r[4]), start=r[5], end=r[6], text=r[7], author=r[8],
+                                 page=r[9])
             for r in rows
         }
 

@@ -317,10 +317,12 @@ class Store:
 
     def chunk_ids_where(
         self, article_ids: Sequence[str] | None = None, title_contains: str | None = None,
-        published_from: dt.date | None = None, published_to: dt.date | None = None,
+        author_contains: str | None = None, published_from: dt.date | None = None,
+        published_to: dt.date | None = None,
     ) -> list[int]:
         """Ids of the chunks whose article passes every given filter."""
-        return self._rows.chunk_ids_where(article_ids, title_contains, published_from, published_to)
+        return self._rows.chunk_ids_where(article_ids, title_contains, author_contains, published_from,
+                                          published_to)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkText]:
         """Chunks by id with their article's metadata; unknown ids are left out."""
