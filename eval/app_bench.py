@@ -60,7 +60,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _wait(test: Any, timeout: float, process: subprocess.Popen[bytes]) -> float:
-    """Seconds since ``started`` until ``test()`` is true; the app exiting first is an error."""
+    """The monotonic time at which ``test()`` first holds; the app exiting first is an error."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -193,7 +193,8 @@ def test_read_only_server_refuses_every_upload(serve_app: Callable[..., Served])
 
 def test_configured_upload_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     from qa.errors import ConfigError
-    from qa.web.app import upload_policy, upload_suffixes
+    from qa.web.app import upload_policy
+    from qa.web.uploads import upload_suffixes
 
     assert ".md" in upload_suffixes(Settings()) and Settings().upload_max_bytes == 5 * 1024 * 1024
     narrowed = Settings.from_env({"QA_UPLOAD_TYPES": "MD,txt", "QA_UPLOAD_MAX_MB": "1"})

@@ -42,10 +42,9 @@ from qa.errors import (
     QueryError,
     WriteDeniedError,
 )
-from qa.ingest import SUPPORTED_SUFFIXES
 from qa.models import Answer, Article, IngestReport
 from qa.pipeline import QA
-from qa.settings import Settings
+from qa.web.uploads import upload_suffixes
 
 from .schemas import (
     AnswerRequest,
@@ -76,12 +75,6 @@ class ApiError(Exception):
 def _errors(status: int, *codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     """An OpenAPI ``responses`` entry: ``status`` answers ``ErrorBody`` with one of ``codes``."""
     return {status: {"model": ErrorBody, "description": "codes: " + ", ".join(codes)}}
-
-
-def upload_suffixes(settings: Settings) -> list[str]:
-    """The suffixes an upload may have: the settings' upload types (as the web app's), else
-    every type ingest reads."""
-    return sorted(set(settings.upload_types or SUPPORTED_SUFFIXES) & SUPPORTED_SUFFIXES)
 
 
 def build_api(qa: QA, host: str, credential: AdminCredential | None) -> FastAPI:

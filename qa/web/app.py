@@ -38,8 +38,6 @@ from starlette.middleware import Middleware
 
 from qa import QA, QAError
 from qa.access import AdminCredential, access_mode, describe, load_credential, require_write
-from qa.errors import ConfigError
-from qa.ingest import SUPPORTED_SUFFIXES
 from qa.models import Answer, ArticleInfo, IngestReport, Rejection, RetrievalMode, Span, Turn
 from qa.settings import Settings
 from qa.web.render import (
@@ -62,7 +60,7 @@ from qa.web.render import (
 from qa.web.scope import describe as describe_scope
 from qa.web.scope import filters_from_form
 from qa.web.starting import Starting, serving
-from qa.web.uploads import UploadGate, UploadPolicy, discard
+from qa.web.uploads import UploadGate, UploadPolicy, discard, upload_suffixes
 
 TITLE = "article-qa"
 SUBTITLE = ("Ask questions about the indexed articles. Every answer is a verbatim quote with "
@@ -183,21 +181,6 @@ class UploadedFiles(gr.File):  # type: ignore[misc]  # gradio is untyped here (p
             return None
         files = payload.root if isinstance(payload, ListFiles) else [payload]
         return [f.path for f in files]
-
-
-def upload_suffixes(settings: Settings) -> list[str]:
-    """The file suffixes the web app accepts: ``settings.upload_types``, else all ingest reads.
-
-    Raises:
-        ConfigError: a configured suffix is not one ingest can read.
-    """
-    if settings.upload_types is None:
-        return sorted(SUPPORTED_SUFFIXES)
-    unknown = sorted(set(settings.upload_types) - SUPPORTED_SUFFIXES)
-    if unknown:
-        raise ConfigError(f"$QA_UPLOAD_TYPES names {', '.join(unknown)}, which ingest cannot read; "
-                          f"choose from {', '.join(sorted(SUPPORTED_SUFFIXES))}.")
-    return sorted(settings.upload_types)
 
 
 def upload_policy(settings: Settings, host: str, credential: AdminCredential | None) -> UploadPolicy:

@@ -24,6 +24,10 @@ from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from qa.errors import ConfigError
+from qa.ingest import SUPPORTED_SUFFIXES
+from qa.settings import Settings
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -34,6 +38,22 @@ UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
 # One upload request may carry several files (the page sends all chosen files in one request).
 MAX_FILES_PER_REQUEST = 8
 _MULTIPART_OVERHEAD = 64 * 1024  # part headers and boundaries, generously
+
+
+def upload_suffixes(settings: Settings) -> list[str]:
+    """The file suffixes an upload may have, in the web app and the REST API alike:
+    ``settings.upload_types``, else every type ingest reads.
+
+    Raises:
+        ConfigError: a configured suffix is not one ingest can read.
+    """
+    if settings.upload_types is None:
+        return sorted(SUPPORTED_SUFFIXES)
+    unknown = sorted(set(settings.upload_types) - SUPPORTED_SUFFIXES)
+    if unknown:
+        raise ConfigError(f"$QA_UPLOAD_TYPES names {', '.join(unknown)}, which ingest cannot read; "
+                          f"choose from {', '.join(sorted(SUPPORTED_SUFFIXES))}.")
+    return sorted(settings.upload_types)
 
 
 @dataclass(frozen=True)
