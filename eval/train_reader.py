@@ -16,6 +16,7 @@ This file needs PyTorch, transformers, tokenizers and safetensors only (none of 
 dependencies), so it runs as a plain script on a training machine; it uses a GPU when there is
 one and runs, slowly, on CPUs. Usage:
     python eval/train_reader.py BUNDLE OUT [--recipes context,focus] [--folds 5] [--epochs 2]
+        [--negatives N] [--batch B] [--only-fold K] [--fp32]
 Writes ``OUT/preds-RECIPE.json.gz`` (out-of-fold spans), ``OUT/model-RECIPE-*.safetensors``
 (the model trained on every fold, in parts small enough to copy back from a lent machine) and
 ``OUT/log.json``.
@@ -170,9 +171,12 @@ def tensors(data: Data, rows: np.ndarray, device: torch.device) -> dict[str, tor
             {"input_ids": ids, "token_type_ids": types, "attention_mask": attention, "allowed": allowed}.items()}
 
 
+BF16 = True  # bfloat16 autocast on a GPU; --fp32 turns it off
+
+
 def logits(model: torch.nn.Module, feed: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Start and end logits, -1e4 outside [CLS] and the focus."""
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=feed["input_ids"].is_cuda)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=BF16 and feed["input_ids"].is_cuda)
     with autocast:
         out = model(input_ids=feed["input_ids"], token_type_ids=feed["token_type_ids"],
                     attention_mask=feed["attention_mask"])
@@ -277,7 +281,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (a smoke run)")
     parser.add_argument("--no-final", action="store_true", help="skip the model trained on every fold")
+    parser.add_argument("--only-fold", type=int, default=None, help="train and predict this fold alone")
+    parser.add_argument("--fp32", action="store_true", help="no bfloat16 autocast on a GPU")
     args = parser.parse_args(argv)
+    global BF16
+    BF16 = not args.fp32
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     args.out.mkdir(parents=True, exist_ok=True)
     log: dict[str, Any] = {"device": str(torch.cuda.get_device_name() if device.type == "cuda" else "cpu"),
@@ -295,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
             entry["final_files"] = save_model(model, args.out, recipe)
             entry["final_s"] = round(time.perf_counter() - t, 1)
         preds: list[list[Any]] = []
-        for k in range(args.folds):
+        for k in range(args.folds) if args.only_fold is None else [args.only_fold]:
             t = time.perf_counter()
             model = train(data, np.flatnonzero(data.train & (data.fold != k)), args, args.seed + k, device)
             preds += predict(model, data, np.flatnonzero(data.infer & (data.fold == k)), device)
