@@ -246,7 +246,7 @@ def _quote(answer: Locator) -> str:
     return " ".join(text.split())
 
 
-def _upload(page: Page, files: list[Path]) -> Locator:
+def _upload(page: Page, files: list[Path], timeout_ms: float = ANSWER_TIMEOUT_MS) -> Locator:
     """Add ``files`` on the Corpus tab; returns the ingest report once it is shown."""
     page.get_by_role("tab", name="Corpus").click()
     page.locator("#qa-upload input[type=file]").set_input_files([str(f) for f in files])
@@ -258,7 +258,7 @@ def _upload(page: Page, files: list[Path]) -> Locator:
     page.wait_for_function(
         "previous => { const el = document.querySelector('#qa-report .qa-report');"
         " return el !== null && el.outerHTML !== previous; }",
-        arg=previous, timeout=ANSWER_TIMEOUT_MS)
+        arg=previous, timeout=timeout_ms)
     return report
 
 
@@ -576,15 +576,15 @@ def test_two_sessions_keep_separate_conversations(
         b.context.close()
 
 
-def _big_article(sentences: int) -> str:
+def _big_article(sentences: int, place: str = "Hallowmere") -> str:
     """A long article of distinct sentences: embedding it keeps an upload busy for seconds."""
     colours = ("amber", "cobalt", "crimson", "ivory", "jade", "ochre", "scarlet", "umber")
     things = ("kite", "lantern", "ledger", "mill", "orchard", "quarry", "ferry", "tower")
-    lines = [f"Record {i}: the {colours[i % 8]} {things[(i // 8) % 8]} of Hallowmere ward "
+    lines = [f"Record {i}: the {colours[i % 8]} {things[(i // 8) % 8]} of {place} ward "
              f"{i // 64} was inspected in {1800 + i} by surveyor number {i * 7 % 997}."
              for i in range(sentences)]
     paragraphs = ["\n".join(lines[i:i + 6]) for i in range(0, len(lines), 6)]
-    return "# Hallowmere survey records\n\n" + "\n\n".join(paragraphs) + "\n"
+    return f"# {place} survey records\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
 @pytest.mark.browser
@@ -686,6 +686,14 @@ def test_pdf_and_word_uploads_are_answered_with_page_exact_citations(
 DOCS = ROOT / "docs"
 
 
+def _readme_picture(name: str) -> Path:
+    """Where a README screenshot goes: ``docs/`` when ``QA_README_SCREENSHOTS=1`` asks to refresh
+    them, else beside the other screenshots, so a test run leaves the checkout clean."""
+    folder = DOCS if os.environ.get("QA_README_SCREENSHOTS") == "1" else SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
 def _in_view(locator: Locator) -> bool:
     """Whether ``locator``'s box lies inside the browser window (after any scrolling)."""
     return bool(locator.evaluate(
@@ -720,8 +728,7 @@ def test_citation_opens_the_article_at_the_quote(
     page.wait_for_timeout(300)
     assert _in_view(quoted), "the quote was not scrolled into view"
     assert view.locator(".qa-article-text .qa-retrieved").count() >= 2  # other passages of it too
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "article-view.png"))
+    page.screenshot(path=str(_readme_picture("article-view.png")))
     _screenshot(page, request, "-cited")
 
     page.keyboard.press("Escape")  # closes, as the Close button does
@@ -758,8 +765,7 @@ def test_filter_asks_only_the_picked_articles(
     assert "Asked only" in scope.inner_text() and "Nikola Tesla" in scope.inner_text()
     titles = page.locator("#qa-sources-panel .qa-title").all_inner_texts()
     assert titles and all("Nikola Tesla" in t for t in titles), titles
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "filter.png"))
+    page.screenshot(path=str(_readme_picture("filter.png")))
     _screenshot(page, request)
 
     page.locator("#qa-filter-clear").click()
@@ -786,4 +792,187 @@ def test_refused_upload_clears_the_previous_report(
     page.locator("#qa-add").click()
     page.get_by_text("Choose one or more files").first.wait_for(timeout=30_000)
     page.wait_for_function("document.querySelector('#qa-report .qa-report') === null", timeout=10_000)
+    _assert_clean(page, watch)
+
+
+# ----------------------------------------------------------------------------- corpus table, toasts
+# The corpus table: its scrolling box, sticky header and drawn rows (Gradio 6 draws only the rows
+# near the scroll position, each a ``.virtual-row``).
+TABLE_JS = "document.querySelector('#qa-articles .virtual-table-viewport')"
+ROW_IN_VIEW_JS = f"""title => {{
+  const table = {TABLE_JS};
+  const row = [...table.querySelectorAll('.virtual-row')].find((r) => r.innerText.includes(title));
+  if (!row) return false;
+  const box = row.getBoundingClientRect();
+  const head = table.querySelector('thead').getBoundingClientRect();
+  const edge = table.getBoundingClientRect();
+  return box.height > 0 && box.top >= head.bottom - 1 && box.bottom <= edge.bottom + 1
+    && box.top >= 0 && box.bottom <= window.innerHeight;
+}}"""
+
+
+def _boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def _fill_table(page: Page, tmp_path: Path) -> None:
+    """Add short articles titled to sort first until the table scrolls (its 420 px hold ~7 rows):
+    one JSONL file of them, as the upload list shows only the first few of many files."""
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#qa-articles .virtual-row").first.wait_for(timeout=30_000)
+    overflows = f"{TABLE_JS}.scrollHeight > {TABLE_JS}.clientHeight + 200"
+    if page.evaluate(overflows):
+        return
+    fillers = tmp_path / "aldermoor-ledgers.jsonl"
+    fillers.write_text("".join(json.dumps({
+        "title": f"Aldermoor ledger {n:02d}",
+        "text": f"Page {n} of the Aldermoor ledger lists {n * 3} barrels of salt."}) + "\n"
+        for n in range(1, 10)), encoding="utf-8")
+    assert "rejected 0" in _upload(page, [fillers]).inner_text()
+    page.wait_for_function(overflows, timeout=10_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_uploaded_article_is_shown_in_the_table(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """The table lists articles by title; one that sorts last is scrolled to and shaded."""
+    page, watch = session
+    _fill_table(page, tmp_path)
+    title = "Zzyzx Quarry Ledger"
+    assert not page.evaluate(ROW_IN_VIEW_JS, title)
+    target = tmp_path / "zzyzx-quarry-ledger.md"
+    target.write_text(f"# {title}\n\nThe Zzyzx quarry ledger was kept by Odile Ferrand in 1911.\n",
+                      encoding="utf-8")
+    assert "Added 1" in _upload(page, [target]).inner_text()
+    page.wait_for_function(ROW_IN_VIEW_JS, arg=title, timeout=10_000)  # no scrolling by the user
+    row = page.locator("#qa-articles .virtual-row").filter(has_text=title)
+    shade = row.locator(".body-cell").first.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert shade == "rgb(254, 243, 199)", shade
+    _screenshot(page, request)
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_table_header_stays_clear_of_the_rows_when_scrolled(
+        session: tuple[Page, Watch], tmp_path: Path) -> None:
+    page, watch = session
+    _fill_table(page, tmp_path)
+    page.evaluate(f"{TABLE_JS}.scrollTop = 0")
+    layout = f"""() => {{
+      const table = {TABLE_JS};
+      const head = table.querySelector('thead').getBoundingClientRect();
+      const rows = [...table.querySelectorAll('.virtual-row')].map((r) => r.getBoundingClientRect())
+        .filter((b) => b.bottom > head.bottom + 1).sort((a, b) => a.top - b.top);
+      const first = rows[0];
+      const hit = (x, y) => document.elementFromPoint(x, y);
+      const probes = [0.25, 0.5, 0.75].map((f) => hit(head.left + 20, head.top + head.height * f));
+      const cell = hit(first.left + 20, Math.max(first.top, head.bottom) + 4);
+      return {{head: [head.top, head.bottom], first: [first.top, first.bottom],
+               headerOnTop: probes.every((el) => el && el.closest('thead') !== null),
+               rowBelow: cell !== null && cell.closest('.virtual-row') !== null,
+               opaque: getComputedStyle(table.querySelector('thead th')).backgroundColor}};
+    }}"""
+    rest = page.evaluate(layout)
+    assert rest["head"][1] <= rest["first"][0] + 0.5, rest  # unscrolled: the first row below the header
+    page.evaluate(f"{TABLE_JS}.scrollTop = 150")
+    page.wait_for_timeout(300)
+    scrolled = page.evaluate(layout)
+    assert scrolled["headerOnTop"], scrolled  # rows scroll under the header, never over it
+    assert scrolled["rowBelow"], scrolled  # the first row past the header is drawn right below it
+    assert scrolled["opaque"].startswith("rgb("), scrolled  # no row text shows through the header
+    _assert_clean(page, watch)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_stacked_toasts_keep_clear_of_the_sources_panel(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest) -> None:
+    page, watch = session
+    page.locator("#qa-clear").click()
+    _ask(page, "What did Iran badly need from Russia?")  # sources fill the panel
+    for _ in range(3):  # an empty question: a warning toast each
+        page.locator("#qa-ask").click()
+    page.get_by_text("Please type a question first.").nth(2).wait_for(timeout=10_000)
+    panel = page.locator("#qa-sources-panel")
+    for scroll in (0, 300):
+        page.evaluate(f"window.scrollTo(0, {scroll})")
+        page.wait_for_timeout(200)
+        panel_box = panel.bounding_box()
+        assert panel_box is not None and panel_box["height"] > 300
+        toasts = page.locator(".toast-body")
+        assert toasts.count() >= 1
+        for toast in toasts.all():
+            box = toast.bounding_box()
+            assert box is not None and not _boxes_overlap(box, panel_box), (scroll, box, panel_box)
+    _screenshot(page, request)
+    _assert_clean(page, watch)
+
+
+# ----------------------------------------------------------------------------- long articles
+KEY_SENTENCE = "The Quillfeather lighthouse was painted violet by Orla Benedetti in 1931."
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_article_view_opens_a_30000_word_upload_at_the_quote(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    page, watch = session
+    head, _, body = _big_article(1800, place="Thornwick").partition("\n\n")
+    paragraphs = body.split("\n\n")
+    at = len(paragraphs) * 3 // 4  # deep in the article: the view must scroll far to show it
+    text = "\n\n".join([head, *paragraphs[:at], KEY_SENTENCE, *paragraphs[at:]])
+    assert len(text.split()) >= 30_000
+    long = tmp_path / "thornwick-survey.md"
+    long.write_text(text, encoding="utf-8")
+    assert "Added 1" in _upload(page, [long], timeout_ms=300_000).inner_text()
+
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#qa-clear").click()
+    answer = _ask(page, "Who painted the Quillfeather lighthouse violet?")
+    assert "Quillfeather" in _quote(answer)
+    started = time.perf_counter()
+    answer.locator(".qa-cite .qa-open").first.click()
+    view = page.locator("#qa-article-view .qa-article")
+    view.wait_for(timeout=30_000)
+    page.wait_for_function("(() => { const m = document.querySelector('#qa-article-view .qa-focus');"
+                           " return m && m.dataset.seen === '1'; })()", timeout=10_000)
+    opened = time.perf_counter() - started
+    probe = time.perf_counter()  # a frozen page would hold this call until it thawed
+    words = page.evaluate("document.querySelector('#qa-article-view .qa-article-text').textContent"
+                          ".split(/\\s+/).length")
+    answered = time.perf_counter() - probe
+    page.wait_for_timeout(300)
+    quoted = view.locator("mark.qa-quoted").filter(has_text="Quillfeather")
+    assert _in_view(quoted), "the quote was not scrolled into view"
+    assert words >= 30_000
+    print(f"\n30,000-word article view: opened and scrolled in {opened:.1f} s, the page answered in "
+          f"{answered * 1000:.0f} ms")
+    assert opened < 15 and answered < 2, (opened, answered)
+    _screenshot(page, request)
+    page.locator("#qa-article-close").click()
+    view.wait_for(state="detached", timeout=10_000)
+    _assert_clean(page, watch)
+
+
+# ----------------------------------------------------------------------------- quality
+@pytest.mark.browser
+@pytest.mark.slow
+def test_quality_tab_shows_the_last_evaluation(
+        session: tuple[Page, Watch], request: pytest.FixtureRequest) -> None:
+    """The checkout's eval/reports: headline figures and the plots, without reading JSON."""
+    page, watch = session
+    page.get_by_role("tab", name="Quality").click()
+    tab = page.locator("#qa-quality .qa-quality")
+    tab.locator(".qa-figure").first.wait_for(timeout=30_000)
+    accuracy = tab.locator(".qa-figure").filter(has_text="Answer accuracy")
+    assert re.fullmatch(r"\d{1,3}\.\d%", accuracy.locator(".qa-figure-value").inner_text())
+    plot = tab.locator(".qa-plot img").first
+    plot.scroll_into_view_if_needed()
+    page.wait_for_function("(() => { const img = document.querySelector('#qa-quality .qa-plot img');"
+                           " return img && img.complete && img.naturalWidth > 100; })()", timeout=10_000)
+    assert tab.locator(".qa-plot figcaption").count() >= 1
+    _screenshot(page, request)
     _assert_clean(page, watch)

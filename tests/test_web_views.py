@@ -211,3 +211,13 @@ def test_corpus_table_shows_authors() -> None:
              for i, t, a in (("a", "Alpha", "Ann"), ("b", "Beta", None))]
     assert TABLE_HEADERS == ["Title", "Author", "Date", "Chunks", "Id"]
     assert _articles_table(infos) == [["Alpha", "Ann", "", 1, "a"], ["Beta", "", "", 1, "b"]]
+
+
+def test_the_table_points_out_the_rows_of_new_articles() -> None:
+    """After an upload the page scrolls the table to the new articles' rows (``REVEAL_JS``)."""
+    from qa.web.app import _reveal
+
+    infos = [ArticleInfo(id=i, title=t, author=None, published=None, url=None, source="s", chunks=1)
+             for i, t in (("a", "Alpha"), ("b", "Beta"), ("c", "Gamma"))]
+    assert _reveal(infos, {"c", "b"}) == '[[1, "b"], [2, "c"]]'  # table order: the first is scrolled to
+    assert _reveal(infos, set()) == "" and _reveal(infos, {"gone"}) == ""

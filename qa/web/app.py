@@ -1,4 +1,5 @@
-"""The web app: a chat over the indexed articles, with sources, settings and a corpus manager.
+"""The web app: a chat over the indexed articles, with sources, settings, a corpus manager and the
+last evaluation's figures (the Quality tab).
 
 Every answer is a verbatim quote with citations, or an honest "the articles don't say".
 ``qa serve`` (and the top-level ``app.py``) call ``run``, which opens the index (on first run
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import os
 import socket
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast, get_args
@@ -40,6 +42,7 @@ from qa import QA, QAError
 from qa.access import AdminCredential, access_mode, describe, load_credential, require_write
 from qa.models import Answer, ArticleInfo, IngestReport, Rejection, RetrievalMode, Span, Turn
 from qa.settings import Settings
+from qa.web.quality import default_reports, render_quality
 from qa.web.render import (
     check_upload,
     error_message,
@@ -73,7 +76,7 @@ EXAMPLES = (
 )
 MODES: tuple[str, ...] = get_args(RetrievalMode)
 TABLE_HEADERS = ["Title", "Author", "Date", "Chunks", "Id"]
-CORPUS_OUTPUTS = 5  # header, table, delete choice, filter's articles, filter's authors
+CORPUS_OUTPUTS = 6  # header, table, delete choice, filter's articles, filter's authors, rows to reveal
 # Answers run side by side (sessions are independent); writes (upload, delete) go one at a time
 # in their own queue, so an upload that is indexing never holds up a question.
 ANSWER_CONCURRENCY = 4
@@ -115,6 +118,48 @@ OPEN_JS = """() => {
     focus.setAttribute('data-seen', '1');
     focus.scrollIntoView({block: 'center'});
   }).observe(document.body, {childList: true, subtree: true});
+}"""
+
+# Run when the corpus table's rows to reveal change (``_reveal``). The table lists the articles by
+# title, so a new one may be far below its 420 px fold, and it draws only the rows near its scroll
+# position: this scrolls to where the row should be, waits until it is drawn, brings it just under
+# the sticky header (or above the bottom edge) and shades the new rows. The shade is a style rule
+# by row index, as the table redraws its rows and would drop a class; an empty value clears it.
+REVEAL_JS = """async (shown) => {
+  let shade = document.getElementById('qa-new-rows');
+  if (!shade) {
+    shade = document.createElement('style');
+    shade.id = 'qa-new-rows';
+    document.head.appendChild(shade);
+  }
+  shade.textContent = '';
+  const rows = shown ? JSON.parse(shown) : [];
+  if (!rows.length) return;
+  const [row, id] = rows[0];
+  const idOf = (r) => [...r.querySelectorAll('.body-cell')].pop()?.innerText.trim();
+  for (let tries = 0; tries < 80; tries++) {
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 25)));
+    const table = document.querySelector('#qa-articles .virtual-table-viewport');
+    const body = table?.querySelector('.virtual-body');
+    if (!body) continue;
+    const found = [...body.querySelectorAll('.virtual-row')].find((r) => idOf(r) === id);
+    if (!found) {
+      const grid = document.querySelector('#qa-articles [aria-rowcount]');
+      const total = Math.max(Number(grid?.getAttribute('aria-rowcount')) - 1, 1);
+      table.scrollTop = body.offsetHeight * row / total - table.clientHeight / 2;
+      continue;
+    }
+    table.scrollIntoView({block: 'nearest'});
+    const head = table.querySelector('thead').getBoundingClientRect();
+    const box = found.getBoundingClientRect();
+    const edge = table.getBoundingClientRect();
+    if (box.top < head.bottom) table.scrollTop -= head.bottom - box.top;
+    else if (box.bottom > edge.bottom) table.scrollTop += box.bottom - edge.bottom;
+    const offset = Number(found.getAttribute('aria-rowindex')) - row;
+    shade.textContent = rows.map(([r]) => `#qa-articles .virtual-row[aria-rowindex="${r + offset}"] .body-cell`)
+      .join(', ') + ' { background: #fef3c7 !important; }';
+    return;
+  }
 }"""
 
 THEME = gr.themes.Soft(
@@ -166,6 +211,13 @@ def _author_choices(articles: Sequence[ArticleInfo]) -> list[str]:
     return sorted({a.author for a in articles if a.author}, key=str.casefold)
 
 
+def _reveal(articles: Sequence[ArticleInfo], shown: Collection[str]) -> str:
+    """The table rows of the ``shown`` article ids as JSON ``[[row, id], ...]`` for ``REVEAL_JS``
+    ("" when none); a row is a position in ``articles``, the table's order."""
+    rows = [[row, a.id] for row, a in enumerate(articles) if a.id in shown]
+    return json.dumps(rows) if rows else ""
+
+
 class UploadedFiles(gr.File):  # type: ignore[misc]  # gradio is untyped here (pyproject)
     """``gr.File`` whose events get the uploaded files' paths and nothing more.
 
@@ -190,6 +242,11 @@ def upload_policy(settings: Settings, host: str, credential: AdminCredential | N
     return UploadPolicy(None if read_only else tuple(suffixes), settings.upload_max_bytes)
 
 
+def _changed_ids(report: IngestReport | None) -> set[str]:
+    """The ids of the articles an ingest added or replaced: the rows the table points out."""
+    return {a.id for a in (*report.added, *report.updated)} if report else set()
+
+
 def _no_confirmation() -> tuple[Any, Any, Any]:
     """Outputs that hide the replacement confirmation and forget its files."""
     return gr.Group(visible=False), "", []
@@ -205,7 +262,8 @@ def _skip_corpus() -> tuple[Any, ...]:
 
 
 def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | None = None) -> gr.Blocks:
-    """The web app over ``qa``: a Chat tab (with sources and settings) and a Corpus tab.
+    """The web app over ``qa``: a Chat tab (with sources and settings), a Corpus tab and a Quality
+    tab (the last evaluation's figures and plots, ``qa.web.quality``).
 
     Conversations live in per-session state, so every browser session has its own. Who may
     change the articles follows from the address the app serves (``host``) and the admin
@@ -222,17 +280,22 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
     max_bytes = qa.settings.upload_max_bytes
     cache = Path(gr.utils.get_upload_folder())
 
-    def refresh_corpus() -> tuple[Any, ...]:
-        """The ``CORPUS_OUTPUTS``: header, table, and the article choices."""
+    def corpus_showing(shown: Collection[str]) -> tuple[Any, ...]:
+        """The ``CORPUS_OUTPUTS``: header, table, the article choices, and the table rows of the
+        ``shown`` article ids (just added or replaced) for the page to scroll to."""
         try:
             # One read for the table and the dropdowns, so they agree during a concurrent write.
             articles = qa.articles()
             choices = _article_choices(articles)
             return (_header(qa), _articles_table(articles), gr.Dropdown(choices=choices, value=None),
-                    gr.Dropdown(choices=choices), gr.Dropdown(choices=_author_choices(articles)))
+                    gr.Dropdown(choices=choices), gr.Dropdown(choices=_author_choices(articles)),
+                    _reveal(articles, shown))
         except Exception as e:
             _warn(_report_error(e))
             return _skip_corpus()
+
+    def refresh_corpus() -> tuple[Any, ...]:
+        return corpus_showing(())
 
     def scope_of(ids: Sequence[str] | None, date_from: str | None, date_to: str | None,
                  author: str | None) -> str:
@@ -343,12 +406,13 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
             _inform(f"Indexed {len(report.added) + len(report.updated)} new or changed "
                     "article(s); you can ask about them now.")
         summary = render_report(report, refused, names)
+        changed = _changed_ids(report)
         if report is None or not report.held:
             discard(accepted, cache)
-            return summary, None, *_no_confirmation(), *refresh_corpus()
+            return summary, None, *_no_confirmation(), *corpus_showing(changed)
         # The files stay in the cache (server side, in this session's state) until confirmed.
         return (summary, None, gr.Group(visible=True), render_replacements(report.held, names),
-                accepted, *refresh_corpus())
+                accepted, *corpus_showing(changed))
 
     def confirm(pending: list[str], password: str | None, request: gr.Request) -> tuple[Any, ...]:
         if not pending:
@@ -373,7 +437,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
                 for p in missing]
         if report.updated:
             _inform(f"Replaced {len(report.updated)} article(s).")
-        return render_report(report, gone, names), *_no_confirmation(), *refresh_corpus()
+        return render_report(report, gone, names), *_no_confirmation(), *corpus_showing(_changed_ids(report))
 
     def cancel(pending: list[str]) -> tuple[Any, ...]:
         discard(pending, cache)
@@ -518,6 +582,9 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
                                 keep_button = gr.Button("Keep the stored ones", elem_id="qa-keep")
                         pending = gr.State(list[str]())
                         report = gr.HTML("", elem_id="qa-report", js_on_load=None, min_height=60)
+                reveal = gr.Textbox(visible="hidden", elem_id="qa-reveal")  # rows for REVEAL_JS
+            with gr.Tab("Quality", id="quality") as quality_tab:
+                quality = gr.HTML("", elem_id="qa-quality", js_on_load=None)
 
         chat_outputs = [messages, chatbot, turns, answers, sources, question]
         filter_inputs = [only_ids, date_from, date_to, only_author]
@@ -537,7 +604,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
                       show_progress="hidden")
         close_article.click(lambda: (gr.Column(visible=False), ""), None, [article_panel, article_view],
                             queue=False)
-        corpus_outputs = [header, table, doomed, only_ids, only_author]
+        corpus_outputs = [header, table, doomed, only_ids, only_author, reveal]
         confirm_outputs = [confirmation, replacements, pending]
         add_button.click(upload, [files, password], [report, files, *confirm_outputs, *corpus_outputs],
                          concurrency_limit=1, concurrency_id="write", show_progress_on=[report])
@@ -553,6 +620,10 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
         doomed.change(lambda: gr.Group(visible=False), None, delete_confirmation, queue=False)
         files.upload(lambda: "", None, report, queue=False)  # new files chosen: the old report goes
         table.select(pick_row, None, doomed, queue=False)
+        reveal.change(None, reveal, None, js=REVEAL_JS, queue=False)
+        # Read when opened, so a report written while the app runs shows without a restart.
+        quality_tab.select(lambda: render_quality(default_reports()), None, quality, queue=False,
+                           show_progress="hidden")
         corpus_tab.select(refresh_corpus, None, corpus_outputs, queue=False,
                           show_progress="hidden")
         demo.load(refresh_corpus, None, corpus_outputs, queue=False, show_progress="hidden")
