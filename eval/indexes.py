@@ -41,7 +41,9 @@ def build_index(dataset: Path, cache: Path | None, *, titles: set[str] | None = 
     data = read_squad(dataset)
     if titles is not None:
         data = {"version": data.get("version", ""), "data": [a for a in data["data"] if a["title"] in titles]}
-    fingerprint = (json.dumps(data["data"], sort_keys=True) + index_settings.model_dump_json()
+    # A float32 index keeps the key it had before ``vector_format`` existed (it held float32 then).
+    legacy = {"vector_format"} if index_settings.vector_format == "float32" else None
+    fingerprint = (json.dumps(data["data"], sort_keys=True) + index_settings.model_dump_json(exclude=legacy)
                    + settings.embedding_backend)
     key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     root = cache if cache is not None else Path(tempfile.mkdtemp(prefix="qa-eval-"))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from qa.errors import QAError
 
 if TYPE_CHECKING:
+    from qa.models import IngestReport
     from qa.pipeline import QA
     from qa.settings import Settings
 
@@ -53,6 +54,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-mb", type=float, default=20.0, help="largest file accepted (default 20)")
     p.add_argument("--rebuild", action="store_true", help="delete the index first and build anew")
     p.add_argument("--chunk-tokens", type=int, default=None, help="chunk budget in tokens")
+    p.add_argument("--shard-by", type=_shard_count, default=None, metavar="N",
+                   help="make a new index as N shards under --index, each article in the shard a stable "
+                        "hash of its id picks (a sharded index routes by its own count without it)")
+    ray = p.add_argument_group("distributed ingest on Ray (pip install '.[ray]'; see qa/distributed.py)")
+    ray.add_argument("--ray", nargs="?", const="auto", default=None, metavar="auto|ADDRESS",
+                     help="read, parse and chunk in Ray Data tasks and embed in an actor pool on the cluster "
+                          "at ADDRESS (HOST:PORT or ray://HOST:PORT); auto (the default): a running local "
+                          "cluster, else a new one")
+    ray.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                     help="most embedding actors (default: as many as the cluster's CPUs, or GPUs, hold)")
+    ray.add_argument("--ray-batch", type=int, default=256, metavar="N", help="texts per embedding call (256)")
+    ray.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="CPUs per embedding actor (1)")
+    ray.add_argument("--ray-gpus", type=float, default=0.0, metavar="N",
+                     help="GPUs per embedding actor (0); above 0 the actors run the torch backend on the GPU")
+    ray.add_argument("--ship-files", action="store_true",
+                     help="send the files' bytes to the workers (default: workers read the files' absolute "
+                          "paths, which holds on a local cluster or with the corpus on shared storage)")
     p.set_defaults(run=_ingest)
 
     p = command("stats", "Show what the index holds.")
@@ -84,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("rebuild", "Re-embed every article from the text the index already stores (no "
                            "original files needed): repairs damaged vector files.")
+    p.add_argument("--vector-format", choices=["float32", "float16", "sq8", "pq"], default=None,
+                   help="store the vectors in this format from now on (default: the one the index records)")
+    p.add_argument("--reuse-vectors", action="store_true",
+                   help="with --vector-format: convert the stored vectors instead of re-embedding (no model; "
+                        "minutes instead of hours on a large index; a compressed format's rounding stays)")
     p.set_defaults(run=_rebuild)
 
     p = command("log", "List every add, replace and delete of the index (who, when, source, "
@@ -148,18 +171,23 @@ def _ingest(args: argparse.Namespace) -> int:
 
     from qa.models import IndexSettings
     from qa.pipeline import QA
+    from qa.shards import SHARDS_MANIFEST
     from qa.store import MANIFEST
 
     settings = _settings(args)
     directory = settings.index_dir
     chunking = IndexSettings(chunk_tokens=args.chunk_tokens) if args.chunk_tokens else None
     if args.rebuild and directory.exists():
-        if not (directory / MANIFEST).exists() and _foreign_files(directory):
+        ours = (directory / MANIFEST).exists() or (directory / SHARDS_MANIFEST).exists()
+        if not ours and _foreign_files(directory):
             print(f"error: {directory} is not an article-qa index; not deleting it", file=sys.stderr)
             return 1
         shutil.rmtree(directory)
-    qa = QA(settings=settings, sample=False, index_settings=chunking)
-    report = qa.ingest(args.paths, max_bytes=int(args.max_mb * 1024 * 1024), progress=True)
+    qa = QA(settings=settings, sample=False, index_settings=chunking, shards=args.shard_by)
+    if args.ray:
+        report = _ingest_ray(qa, args)
+    else:
+        report = qa.ingest(args.paths, max_bytes=int(args.max_mb * 1024 * 1024), progress=True)
     rate = report.chunks_written / report.seconds if report.seconds else 0.0
     print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged "
           f"{len(report.unchanged)}, rejected {len(report.rejected)} "
@@ -174,6 +202,30 @@ def _ingest(args: argparse.Namespace) -> int:
     return 1 if report.rejected and not (report.added or report.updated or report.unchanged) else 0
 
 
+def _ingest_ray(qa: QA, args: argparse.Namespace) -> IngestReport:
+    """``qa ingest --ray``: the same ingest, its work done on a Ray cluster (``qa.distributed``)."""
+    from pydantic import ValidationError
+
+    from qa.distributed import RayOptions, ingest_ray
+    from qa.errors import ConfigError
+    from qa.store import Store
+
+    if not isinstance(qa.store, Store):
+        raise ConfigError(f"{qa.settings.index_dir} is a sharded index; --ray writes one index: ingest with "
+                          "--ray into each shard's directory, or leave --ray out.")
+    try:
+        options = RayOptions(address=args.ray, actors=args.ray_actors, batch_size=args.ray_batch,
+                             cpus_per_actor=args.ray_cpus, gpus_per_actor=args.ray_gpus, ship_files=args.ship_files)
+    except ValidationError as e:
+        error = e.errors()[0]
+        flag = {"address": "--ray", "actors": "--ray-actors", "batch_size": "--ray-batch",
+                "cpus_per_actor": "--ray-cpus", "gpus_per_actor": "--ray-gpus"}.get(str(error["loc"][0]), "--ray")
+        raise ConfigError(f"{flag} is {error['input']!r}: {error['msg'].lower()}.") from None
+    qa.store.writable()
+    return ingest_ray(qa.store, args.paths, options, settings=qa.settings,
+                      max_bytes=int(args.max_mb * 1024 * 1024), progress=True)
+
+
 def _foreign_files(directory: Path) -> list[Path]:
     """Files in ``directory`` that no index writes: ``--rebuild`` never deletes those."""
     from qa.store.files import index_files
@@ -183,6 +235,8 @@ def _foreign_files(directory: Path) -> list[Path]:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from qa.shards import Shards
+
     qa = _opened(args)
     qa.store.verify_database()  # SQLite's quick check (about 1 ms a MB): a damaged page exits 1
     s = qa.stats()
@@ -190,6 +244,11 @@ def _stats(args: argparse.Namespace) -> int:
           f"{s.size_bytes / 1e6:.1f} MB")
     print(f"model {s.settings.model_name} ({s.settings.dimension} dims), chunks of at most "
           f"{s.settings.chunk_tokens} tokens with {s.settings.overlap_sentences} sentence overlap")
+    if isinstance(qa.store, Shards):  # the sums above, then each shard
+        for shard in qa.store.stores:
+            part = shard.stats()
+            print(f"  shard {part.directory}: {part.articles} articles, {part.chunks} chunks, "
+                  f"{part.sentences} sentences, {part.size_bytes / 1e6:.1f} MB")
     if args.articles:
         for a in qa.articles():
             print(f"  {a.id}  {a.title}  ({a.author or 'no author'}, {a.published or 'no date'}, "
@@ -262,23 +321,36 @@ def _rebuild(args: argparse.Namespace) -> int:
     """Opens the index without loading its vector files (they may be the damage) and re-embeds
     with the bundled embedder, which must be the one the manifest names."""
     from qa.embedding import BundledEmbedder
-    from qa.errors import IndexMismatchError
+    from qa.errors import ConfigError, IndexMismatchError
     from qa.store import Store, read_manifest
 
     settings = _settings(args)
     directory = settings.index_dir
     recorded = read_manifest(directory)
+    if args.reuse_vectors:
+        if args.vector_format is None:
+            raise ConfigError("--reuse-vectors converts the stored vectors: name the format with --vector-format.")
+        converted = Store.open(directory, approximate_above=settings.approximate_above).convert(args.vector_format)
+        print(f"{directory}: converted {converted.chunks} chunk and {converted.sentences} sentence vectors to "
+              f"{args.vector_format} in {converted.seconds:.1f} s (generation {converted.generation})")
+        return 0
     embedder = BundledEmbedder(settings.embedding_backend, settings.model_cache() / "onnx")
     if (embedder.name, embedder.dimension) != (recorded.model_name, recorded.dimension):
         raise IndexMismatchError(
             f"The index in {directory} was built with the embedder {recorded.model_name!r}, which is not "
             "bundled: rebuild it from Python with Store.open(DIR, vectors=False).rebuild(that_embedder).")
     store = Store.open(directory, vectors=False, approximate_above=settings.approximate_above)
-    report = store.rebuild(embedder, progress=True)
+    report = store.rebuild(embedder, progress=True, vector_format=args.vector_format)
     print(f"{directory}: re-embedded {report.chunks} chunks and {report.sentences} sentences of "
           f"{report.articles} articles from the stored text in {report.seconds:.1f} s "
-          f"(generation {report.generation})")
+          f"(generation {report.generation}, {store.settings.vector_format} vectors)")
     return 0
+
+
+def _shard_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of shards (1 or more)")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -290,9 +362,11 @@ def _port(text: str) -> int:
 def _log(args: argparse.Namespace) -> int:
     import json
 
+    from qa.shards import ShardLayout, Shards, locate
     from qa.store import Store
 
-    entries = Store.open(_index_dir(args)).audit_log(args.limit)
+    located = locate(_index_dir(args))  # a shard set's log is its shards' logs, newest first
+    entries = (Shards.open(located) if isinstance(located, ShardLayout) else Store.open(located)).audit_log(args.limit)
     if args.json:
         print(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
         return 0

@@ -2,15 +2,16 @@
 
 This is the write path that ``qa ingest``, the app's upload, ``QA.ingest`` and the bench share.
 The encoder is the caller's (the index's embedder, or the bench's synthetic one), and a
-``StageSeconds`` passed in collects where the time went.
+``StageSeconds`` passed in collects where the time went. ``qa.distributed`` runs the same stages
+on a Ray cluster and decides and commits through the same ``Outcomes`` and ``BatchWriter``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -96,35 +97,17 @@ def ingest_articles(
     """
     start = time.perf_counter()
     stages = timings if timings is not None else StageSeconds()
-    known = store.content_hashes()
-    added: list[IngestedArticle] = []
-    updated: list[IngestedArticle] = []
-    unchanged: list[IngestedArticle] = []
-    rejected: list[Rejection] = []
-    held: list[Replacement] = []
+    outcomes = Outcomes(store, store.content_hashes(), replace)
     todo: list[tuple[Article, list[Chunk], list[Sentence]]] = []
-    seen: set[str] = set()
     for article in articles:
-        if article.id in seen:
-            rejected.append(Rejection(path=article.source,
-                                      reason=f"a second article with id {article.id} in one batch"))
-            continue
-        seen.add(article.id)
-        if known.get(article.id) == article.content_hash:
-            unchanged.append(_ingested(article))
-            continue
-        if not replace and article.id in known and (stored := store.article(article.id)) is not None:
-            held.append(_replacement(stored, article))
+        if not outcomes.admit(article):
             continue
         started = time.perf_counter()
         sentences = split_sentences(article.text)
         chunks = chunk_article(article, sentences, store.settings)
         stages.chunk += time.perf_counter() - started
-        if not chunks:
-            rejected.append(Rejection(path=article.source, reason="no text left after cleaning"))
-            continue
-        (updated if article.id in known else added).append(_ingested(article))
-        todo.append((article, chunks, sentences))
+        if outcomes.accept(article, chunks):
+            todo.append((article, chunks, sentences))
 
     total = sum(len(c) + len(s) for _, c, s in todo)
     report_progress = reporter(progress, total, "Embedding")
@@ -132,41 +115,121 @@ def ingest_articles(
         written = _embed_and_write(store, todo, encoder, batch_vectors, stages, report_progress, actor)
     finally:
         report_progress(-1)  # the bar closes before any error is printed below it
-    return IngestReport(added=added, updated=updated, unchanged=unchanged, rejected=rejected, held=held,
-                        chunks_written=written, seconds=time.perf_counter() - start)
+    return outcomes.report(written, time.perf_counter() - start)
+
+
+def unchanged(known: Mapping[str, str], article: Article) -> bool:
+    """Whether the index holds ``article`` as it is (``known``: content hash by article id)."""
+    return known.get(article.id) == article.content_hash
+
+
+def texts_of(article: Article, chunks: Sequence[Chunk], sentences: Sequence[Sentence]) -> list[str]:
+    """What is embedded for an article, in the order ``prepare`` splits the vectors: chunks, then sentences."""
+    return [c.text for c in chunks] + [article.text[s.start : s.end] for s in sentences]
+
+
+def prepare(article: Article, chunks: list[Chunk], sentences: list[Sentence], vectors: Vectors) -> Prepared:
+    """An article ready to write, from the vectors of ``texts_of`` its chunks and sentences."""
+    return Prepared(article, chunks, sentences, vectors[: len(chunks)], vectors[len(chunks) :])
+
+
+@dataclass
+class Outcomes:
+    """What an ingest did with each article, decided in the order the articles come: the report's lists.
+
+    The local path and the distributed one (``qa.distributed``) decide alike through this, so
+    both skip, reject and replace the same articles.
+    """
+
+    store: Store
+    known: dict[str, str]  # content hash by article id, as stored when the ingest began
+    replace: bool = True
+    added: list[IngestedArticle] = field(default_factory=list)
+    updated: list[IngestedArticle] = field(default_factory=list)
+    unchanged: list[IngestedArticle] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    held: list[Replacement] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def admit(self, article: Article) -> bool:
+        """Whether ``article`` is to be chunked; if not, it is filed as a second copy of an id seen
+        in this run (rejected), as unchanged, or as held for a person to confirm (``replace=False``)."""
+        if article.id in self.seen:
+            self.rejected.append(Rejection(path=article.source,
+                                           reason=f"a second article with id {article.id} in one batch"))
+            return False
+        self.seen.add(article.id)
+        if unchanged(self.known, article):
+            self.unchanged.append(_ingested(article))
+            return False
+        if not self.replace and article.id in self.known and (stored := self.store.article(article.id)) is not None:
+            self.held.append(_replacement(stored, article))
+            return False
+        return True
+
+    def accept(self, article: Article, chunks: Sequence[Chunk]) -> bool:
+        """Whether the admitted, chunked ``article`` is written: one with no chunks is rejected."""
+        if not chunks:
+            self.rejected.append(Rejection(path=article.source, reason="no text left after cleaning"))
+            return False
+        (self.updated if article.id in self.known else self.added).append(_ingested(article))
+        return True
+
+    def report(self, written: int, seconds: float) -> IngestReport:
+        """The report of this ingest, ``written`` chunks in ``seconds``."""
+        return IngestReport(added=self.added, updated=self.updated, unchanged=self.unchanged,
+                            rejected=self.rejected, held=self.held, chunks_written=written, seconds=seconds)
+
+
+class BatchWriter:
+    """Commits prepared articles about ``batch_vectors`` vectors at a time, whole articles only.
+
+    Each commit is one crash-safe ``Store.write``: a crash loses at most the batch being
+    gathered, and a re-run skips every article already committed (by content hash).
+    """
+
+    def __init__(self, store: Store, batch_vectors: int, stages: StageSeconds, actor: str | None) -> None:
+        self.store = store
+        self.batch_vectors = batch_vectors
+        self.stages = stages
+        self.actor = actor
+        self.written = 0  # chunks committed so far
+        self._batch: list[Prepared] = []
+        self._size = 0
+
+    def add(self, prepared: Prepared) -> None:
+        """Gather ``prepared``; commit the batch once it holds ``batch_vectors`` vectors."""
+        self._batch.append(prepared)
+        self._size += len(prepared.chunk_vectors) + len(prepared.sentence_vectors)
+        if self._size >= self.batch_vectors:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit what is gathered (nothing when nothing is)."""
+        if not self._batch:
+            return
+        started = time.perf_counter()
+        self.written += len(self.store.write(self._batch, actor=self.actor))
+        self.stages.write += time.perf_counter() - started
+        self._batch, self._size = [], 0
 
 
 def _embed_and_write(store: Store, todo: list[tuple[Article, list[Chunk], list[Sentence]]],
                      encoder: DocumentEncoder, batch_vectors: int, stages: StageSeconds,
                      report_progress: Callable[[int], None], actor: str | None) -> int:
     """Embed each article in slices and commit about ``batch_vectors`` vectors at a time."""
-    written = size = 0
-    batch: list[Prepared] = []
+    writer = BatchWriter(store, batch_vectors, stages, actor)
     for article, chunks, sentences in todo:
-        texts = [c.text for c in chunks] + [article.text[s.start : s.end] for s in sentences]
+        texts = texts_of(article, chunks, sentences)
         parts = []
         for first in range(0, len(texts), _EMBED_SLICE):
             started = time.perf_counter()
             parts.append(encoder.encode_documents(texts[first : first + _EMBED_SLICE]))
             stages.embed += time.perf_counter() - started
             report_progress(min(_EMBED_SLICE, len(texts) - first))
-        vectors = np.concatenate(parts)
-        batch.append(Prepared(article, chunks, sentences, vectors[: len(chunks)], vectors[len(chunks) :]))
-        size += len(texts)
-        if size >= batch_vectors:
-            written += _write(store, batch, stages, actor)
-            batch, size = [], 0
-    if batch:
-        written += _write(store, batch, stages, actor)
-    return written
-
-
-def _write(store: Store, batch: list[Prepared], stages: StageSeconds, actor: str | None) -> int:
-    """Commit ``batch``; returns the chunks written."""
-    started = time.perf_counter()
-    written = len(store.write(batch, actor=actor))
-    stages.write += time.perf_counter() - started
-    return written
+        writer.add(prepare(article, chunks, sentences, np.concatenate(parts)))
+    writer.flush()
+    return writer.written
 
 
 def _replacement(stored: Article, new: Article) -> Replacement:

@@ -91,14 +91,26 @@ class Chunk(_Value):
     page: int | None = Field(default=None, ge=1)  # the page it starts on (PDFs only)
 
 
+# How the vectors of an index are stored (``qa.store.formats``): float32 exact, float16, 8-bit
+# scalar quantisation, or product quantisation for very large indexes.
+VectorFormat = Literal["float32", "float16", "sq8", "pq"]
+
+
 class IndexSettings(_Value):
-    """What shaped an index; the manifest records it and opening checks it."""
+    """What shaped an index; the manifest records it and opening checks it.
+
+    ``vector_format``: sq8 by measurement (``python -m qa_eval.vector_formats``): at the bench's
+    100x scale it keeps the index under 1 GB and the process under 1.2 GB with the same dev-half
+    quality as float32. A manifest written before the setting existed reads as float32
+    (``qa.store.files.read_manifest``), which is what such an index holds.
+    """
 
     model_name: str = DEFAULT_MODEL
     dimension: int = 384
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_sentences: int = Field(default=1, ge=0)
     schema_version: int = SCHEMA_VERSION
+    vector_format: VectorFormat = "sq8"
 
 
 class Rejection(_Value):

@@ -30,7 +30,15 @@ from typing import TypeVar
 
 from qa.conversation import resolve_followup
 from qa.embedding import BundledEmbedder, Embedder
-from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, QAError, QueryError, rebuild_hint
+from qa.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    QAError,
+    QueryError,
+    rebuild_hint,
+)
 from qa.indexing import ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
 from qa.models import (
@@ -53,6 +61,7 @@ from qa.reader.metadata import CONFIDENCE as METADATA_CONFIDENCE
 from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field, refers_back
 from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
+from qa.shards import IndexLocation, ShardLayout, Shards, locate
 from qa.store import MANIFEST, Store, read_manifest
 from qa.store.files import copy_index, index_files, present
 
@@ -89,7 +98,9 @@ class QA:
             With no index there, a new one is made: the built-in sample corpus is indexed into
             it when ``sample`` is true, else it starts empty (unless ``create`` is false). With
             the default model and chunking, and an absent or empty folder, the sample comes
-            indexed with the package (``prebuilt_sample``) and is copied in seconds.
+            indexed with the package (``prebuilt_sample``) and is copied in seconds. A directory
+            holding ``shards.json``, or a list of index directories, opens as one index over
+            all of them (``qa.shards``).
         sample: fill a new index with the sample corpus.
         create: make a new index where there is none; false raises ``IndexNotFoundError``.
         settings: everything tunable (default ``Settings.from_env()``).
@@ -99,9 +110,12 @@ class QA:
         extractor: any ``qa.reader.Extractor`` (default: the shipped span extractor).
         progress: while the sample corpus is indexed, a progress bar (True) or a callback
             ``(done, total)`` in vectors.
+        shards: make a new index there as this many shards (``qa.shards``); new articles go to
+            a shard by a stable hash of their id. An existing shard set must have this many.
 
     Raises:
-        IndexMismatchError: the index was built with another embedder or other settings.
+        IndexMismatchError: the index was built with another embedder or other settings, or
+            ``shards`` asks for another layout than the directory holds.
 
     Example:
         >>> qa = QA("index")
@@ -111,13 +125,18 @@ class QA:
     """
 
     def __init__(
-        self, index: str | os.PathLike[str] | None = None, *, sample: bool = True, create: bool = True,
+        self, index: IndexLocation | None = None, *, sample: bool = True, create: bool = True,
         settings: Settings | None = None, index_settings: IndexSettings | None = None,
         embedder: Embedder | None = None, extractor: Extractor | None = None,
-        progress: bool | Progress = True,
+        progress: bool | Progress = True, shards: int | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
-        self.directory = Path(index) if index is not None else self.settings.index_dir
+        located = locate(index if index is not None else self.settings.index_dir, shards)
+        if isinstance(located, ShardLayout):
+            self._open_shards(located, sample=sample, create=create, index_settings=index_settings,
+                              embedder=embedder, extractor=extractor, progress=progress)
+            return
+        self.directory = located
         cache = self.settings.model_cache()
         new = not present(self.directory / MANIFEST)  # a folder it may not search is an error, not "new"
         if new and (found := index_files(self.directory)):
@@ -132,13 +151,34 @@ class QA:
         recorded = None if new else read_manifest(self.directory)
         if recorded is not None:
             _check_embedder(self.directory, recorded, self.embedder, injected=embedder is not None)
-        wanted = (index_settings or recorded or IndexSettings()).model_copy(
-            update={"model_name": self.embedder.name, "dimension": self.embedder.dimension})
+        wanted = _wanted(index_settings, recorded, self.embedder)
         if new and sample and _prebuilt_matches(wanted) and not any(self.directory.glob("*")):
             copy_index(prebuilt_sample(), self.directory)  # the sample corpus, already indexed
             new = False
-        self.store = Store.open(self.directory, wanted, create=new,
-                                approximate_above=self.settings.approximate_above)
+        self.store: Store | Shards = Store.open(self.directory, wanted, create=new,
+                                               approximate_above=self.settings.approximate_above)
+        self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
+        self.reader = Reader(extractor or BundledExtractor(cache_dir=cache / "extractor"),
+                             self.settings.reader, self.settings.retrieval.lexical)
+        if new and sample:
+            self.ingest([sample_corpus()], progress=progress)
+
+    def _open_shards(self, layout: ShardLayout, *, sample: bool, create: bool, index_settings: IndexSettings | None,
+                     embedder: Embedder | None, extractor: Extractor | None, progress: bool | Progress) -> None:
+        """Open (or make) a shard set as ``__init__`` opens one index: the shards' manifests are
+        read before any model loads, and a new set gets the sample corpus, routed, if asked."""
+        self.directory = layout.root
+        cache = self.settings.model_cache()
+        new = layout.new()
+        if new and not create:
+            raise IndexNotFoundError(f"No index in {layout.root}: build one with "
+                                     f"`qa ingest PATH --index {layout.root} --shard-by N`.")
+        self.embedder = embedder or BundledEmbedder(self.settings.embedding_backend, cache / "onnx")
+        recorded = layout.recorded()
+        if recorded is not None:
+            _check_embedder(layout.root, recorded, self.embedder, injected=embedder is not None)
+        wanted = _wanted(index_settings, recorded, self.embedder)
+        self.store = Shards.open(layout, wanted, create=create, approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
         self.reader = Reader(extractor or BundledExtractor(cache_dir=cache / "extractor"),
                              self.settings.reader, self.settings.retrieval.lexical)
@@ -167,6 +207,9 @@ class QA:
                 before anything is read or embedded).
         """
         self.store.writable()
+        if isinstance(self.store, Shards):  # each article to its shard (qa.shards.shard_of)
+            return self.store.ingest(paths, self.embedder, max_bytes=max_bytes, progress=progress,
+                                     batch_vectors=self.settings.batch_vectors, replace=replace, actor=actor)
         return ingest_paths(self.store, paths, self.embedder, max_bytes=max_bytes, progress=progress,
                             batch_vectors=self.settings.batch_vectors, replace=replace, actor=actor)
 
@@ -319,6 +362,18 @@ def _cited_metadata(question: str, found: MetadataAnswer, passages: list[Passage
                         published=article.published)
     return Answer(question=question, found=True, text=found.value, confidence=METADATA_CONFIDENCE,
                   citations=[citation], passages=passages)
+
+
+def _wanted(asked: IndexSettings | None, recorded: IndexSettings | None, embedder: Embedder) -> IndexSettings:
+    """The settings to open with: those asked for, else the recorded ones, else the defaults, with
+    the embedder's model. A vector format the caller did not name is the index's own, so asking
+    for other chunking (which an existing index refuses anyway) is never read as asking to
+    convert its vectors (that is ``qa rebuild --vector-format``)."""
+    wanted = asked or recorded or IndexSettings()
+    update: dict[str, object] = {"model_name": embedder.name, "dimension": embedder.dimension}
+    if asked is not None and recorded is not None and "vector_format" not in asked.model_fields_set:
+        update["vector_format"] = recorded.vector_format
+    return wanted.model_copy(update=update)
 
 
 def _check_embedder(directory: Path, recorded: IndexSettings, embedder: Embedder, injected: bool) -> None:

@@ -19,7 +19,7 @@ from qa.settings import LexicalSettings, RetrievalSettings
 
 if TYPE_CHECKING:
     from qa.embedding import Embedder, Vectors
-    from qa.store import Store
+    from qa.store.vectors import Hits
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # The one BM25 query that scores every candidate goes this many times deeper than each list.
@@ -74,6 +74,30 @@ class TermStatistics(Protocol):
                        ) -> tuple[int, dict[str, int]]: ...
 
 
+class PassageIndex(TermStatistics, Protocol):
+    """The reads of an index the retriever makes: ``qa.store.Store`` for one index directory,
+    ``qa.shards.Shards`` for several searched as one."""
+
+    def dense_chunks(self, query: Vectors, k: int, allowed: Sequence[int] | None = None) -> Hits: ...
+
+    def dense_sentences(self, query: Vectors, k: int) -> Hits: ...
+
+    def lexical_chunks(self, match: str, k: int, allowed: Sequence[int] | None = None,
+                       ) -> list[tuple[int, float]]: ...
+
+    def chunk_vectors(self, ids: Sequence[int]) -> Vectors: ...
+
+    def chunks_of_sentences(self, sentence_ids: Sequence[int]) -> list[tuple[int, int]]: ...
+
+    def chunk_ids_where(
+        self, article_ids: Sequence[str] | None = None, title_contains: str | None = None,
+        author_contains: str | None = None, published_from: dt.date | None = None,
+        published_to: dt.date | None = None,
+    ) -> list[int]: ...
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkText]: ...
+
+
 def common_words(stats: TermStatistics, text: str, kind: Literal["chunks", "sentences"],
                  lexical: LexicalSettings | None = None) -> set[str]:
     """The question's words held by more than ``common_fraction`` of the chunks or sentences,
@@ -103,7 +127,7 @@ class Retriever:
         ['Putin and the Ayatollah: A Bromance to Watch']
     """
 
-    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+    def __init__(self, store: PassageIndex, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.models import Article, Chunk, Sentence, content_hash
+from qa.models import Article, Chunk, IndexSettings, Sentence, content_hash
 from qa.settings import Settings
 from qa.store import DEFAULT_APPROXIMATE_ABOVE, Prepared, Store
 from qa.store.vectors import build_hnsw, new_index, search_approximate
@@ -83,7 +83,8 @@ def _prepared(number: int, sentences: int, vectors: np.ndarray) -> Prepared:
 
 def test_store_switches_to_hnsw_above_the_threshold_and_stays_consistent(tmp_path: Path) -> None:
     base = clustered(1500, seed=7)
-    store = Store.open(tmp_path / "index", create=True, approximate_above=1000)
+    # float32, as the brute force below; tests/test_vector_formats.py checks the compressed formats.
+    store = Store.open(tmp_path / "index", IndexSettings(vector_format="float32"), create=True, approximate_above=1000)
     store.write([_prepared(n, 300, base[n * 300 : (n + 1) * 300]) for n in range(5)])
     assert store.stats().approximate
     queries = clustered(40, seed=8)

@@ -545,7 +545,9 @@ def _hashed(directory: Path, seed_path: Path, small_squad: Path) -> tuple[Store,
     """An index of real text (the seed and two SQuAD articles) embedded by the hashing embedder:
     real vectors of their text, no model to load."""
     embedder = HashingEmbedder(384)
-    store = Store.open(directory, IndexSettings(model_name=embedder.name, dimension=384), create=True)
+    # float32: these tests compare vectors to 1e-4; tests/test_vector_formats.py covers the others.
+    settings = IndexSettings(model_name=embedder.name, dimension=384, vector_format="float32")
+    store = Store.open(directory, settings, create=True)
     assert not ingest_paths(store, [seed_path, small_squad], embedder, batch_vectors=500).rejected
     return store, embedder
 
@@ -689,7 +691,7 @@ def test_a_failed_rebuild_leaves_the_old_generation_in_force(
 
 
 def test_rebuild_keeps_what_another_writer_committed_meanwhile(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "idx", create=True)
+    store = Store.open(tmp_path / "idx", IndexSettings(vector_format="float32"), create=True)  # exact compare below
     first = _prepared(tmp_path / "a.txt", "The first article. It is there before the rebuild.", 384, store)
     gone = _prepared(tmp_path / "b.txt", "The second article. It is deleted during the rebuild.", 384, store)
     store.write([first, gone])

@@ -81,12 +81,12 @@ class QueriesFirst:
                 self._free.notify_all()
 
 
-def load_model(name: str = DEFAULT_MODEL) -> SentenceTransformer:
-    """The sentence-transformers model, loaded once per process."""
-    return load_once(("sentence-transformers", name), lambda: _load_model(name))
+def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", threads: int | None = None) -> SentenceTransformer:
+    """The sentence-transformers model on ``device``, loaded once per process (and device)."""
+    return load_once(("sentence-transformers", name, device), lambda: _load_model(name, device, threads))
 
 
-def _load_model(name: str) -> SentenceTransformer:
+def _load_model(name: str, device: str, threads: int | None) -> SentenceTransformer:
     offline()
     import torch
     import transformers
@@ -94,18 +94,19 @@ def _load_model(name: str) -> SentenceTransformer:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    model: SentenceTransformer = SentenceTransformer(model_path(name), device="cpu")
+    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    model: SentenceTransformer = SentenceTransformer(model_path(name), device=device)
     return model
 
 
-def load_onnx_model(name: str, backend: Backend, cache_dir: Path) -> OnnxModel:
-    """An ONNX backend, loaded once per process (keyed by model and backend), exported if needed.
+def load_onnx_model(name: str, backend: Backend, cache_dir: Path, threads: int | None = None) -> OnnxModel:
+    """An ONNX backend, loaded once per process (keyed by model, backend and threads), exported if needed.
 
     ``cache_dir`` only says where to find or put the export: every export of one model and
     backend computes the same function, so the first one loaded serves every index.
     """
-    return load_once(("onnx", name, backend), lambda: OnnxModel(name, export_onnx(name, backend, cache_dir)))
+    return load_once(("onnx", name, backend, threads),
+                     lambda: OnnxModel(name, export_onnx(name, backend, cache_dir), threads))
 
 
 class BundledEmbedder:
@@ -114,16 +115,28 @@ class BundledEmbedder:
     Args:
         backend: ``torch``, ``onnx`` or ``onnx-int8`` (see the module docstring).
         cache_dir: where ONNX exports are kept (``Settings.model_cache()`` by default).
+        device: where ``torch`` runs, e.g. ``cuda`` (a Ray embedding actor given a GPU); the ONNX
+            backends run on the CPU (the onnxruntime package installed here has no GPU provider).
+        threads: intra-op threads (default: every core), for a process that holds only some cores.
+        batch_size: texts per forward pass (32 suits CPUs; a GPU wants hundreds).
 
     Example:
         >>> BundledEmbedder().encode_queries(["Who built Bushehr?"]).shape
         (1, 384)
     """
 
-    def __init__(self, backend: Backend = "torch", cache_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, backend: Backend = "torch", cache_dir: str | os.PathLike[str] | None = None, *,
+                 device: str = "cpu", threads: int | None = None, batch_size: int = BATCH) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend is {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if device != "cpu" and backend != "torch":
+            raise ValueError(f"the {backend} backend runs on the CPU; use the torch backend on {device}")
+        if batch_size < 1 or (threads is not None and threads < 1):
+            raise ValueError(f"batch_size ({batch_size}) and threads ({threads}) must be at least 1")
         self.backend: Backend = backend
+        self.device = device
+        self.threads = threads
+        self.batch_size = batch_size
         if cache_dir is None:
             from qa.settings import Settings
 
@@ -142,7 +155,7 @@ class BundledEmbedder:
     def warm_up(self) -> None:
         """Load the model now rather than on the first question; safe to call twice."""
         if self.backend == "torch":
-            load_model(self.name)
+            load_model(self.name, self.device, self.threads)
         else:
             self._onnx()
 
@@ -158,7 +171,7 @@ class BundledEmbedder:
         return self._encode(texts, question=False)
 
     def _onnx(self) -> OnnxModel:
-        return load_onnx_model(self.name, self.backend, self.cache_dir)
+        return load_onnx_model(self.name, self.backend, self.cache_dir, self.threads)
 
     def _encode(self, texts: Sequence[str], question: bool) -> Vectors:
         if not texts:
@@ -166,9 +179,9 @@ class BundledEmbedder:
         if self.backend != "torch":
             model = self._onnx()
             with self._lock.hold(question):  # intra-op threads are shared; two encodes at once only thrash
-                return model.encode(list(texts))
-        st = load_model(self.name)
+                return model.encode(list(texts), self.batch_size)
+        st = load_model(self.name, self.device, self.threads)
         with self._lock.hold(question):
-            vectors = st.encode(list(texts), batch_size=BATCH, normalize_embeddings=True,
+            vectors = st.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)

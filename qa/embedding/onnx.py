@@ -143,8 +143,11 @@ def trace_module(module: Any, target: Path, outputs: dict[str, dict[int, str]]) 
             opset_version=17, dynamo=False)
 
 
-def onnx_session(file: Path) -> Any:
+def onnx_session(file: Path, threads: int | None = None) -> Any:
     """An ONNX Runtime session with full graph optimisation on every core, one graph at a time.
+
+    ``threads`` caps its intra-op threads where the process has only some of the cores (a Ray
+    embedding actor holds one CPU of a node: one thread each keeps two actors off each other's core).
 
     Idle threads do not spin: spinning ONNX Runtime threads slowed whatever ran next on the two
     cores (measured at 1x: retrieval after a question's embedding 16.6 -> 2.0 ms p50 with
@@ -154,7 +157,7 @@ def onnx_session(file: Path) -> Any:
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = max(1, os.cpu_count() or 1)
+    options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
@@ -163,7 +166,7 @@ def onnx_session(file: Path) -> Any:
 class OnnxModel:
     """A tokenizer and an ONNX Runtime session that together map texts to unit vectors."""
 
-    def __init__(self, name: str, file: Path) -> None:
+    def __init__(self, name: str, file: Path, threads: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         directory = Path(model_path(name))
@@ -171,15 +174,15 @@ class OnnxModel:
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(config["max_seq_length"]))
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.session = onnx_session(file)
+        self.session = onnx_session(file, threads)
         self.dimension = int(self.session.get_outputs()[0].shape[1])
 
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        """Embed in batches of similar length (longest first), so padding stays small."""
+    def encode(self, texts: Sequence[str], batch_size: int = BATCH) -> Vectors:
+        """Embed in batches of ``batch_size`` texts of similar length (longest first), so padding stays small."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for first in range(0, len(order), BATCH):
-            batch = order[first : first + BATCH]
+        for first in range(0, len(order), batch_size):
+            batch = order[first : first + batch_size]
             encodings = self.tokenizer.encode_batch([texts[i] for i in batch])
             feed = {
                 "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),

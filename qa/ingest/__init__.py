@@ -76,6 +76,16 @@ def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
     Raises:
         IngestError: the file is missing, empty, binary, too large, badly encoded or malformed.
     """
+    check_path(path)
+    return parse_file(path, read_bytes(path, max_bytes))
+
+
+def check_path(path: Path) -> None:
+    """Refuse a file by its name alone, before any I/O: a name that is not UTF-8, an unsupported type.
+
+    Raises:
+        IngestError: the name cannot be shown or stored, or its suffix is not one ingest reads.
+    """
     name = str(path)
     try:
         name.encode("utf-8")
@@ -85,7 +95,18 @@ def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(name, f"unsupported file type '{suffix or path.name}'")
-    raw = _read_bytes(path, max_bytes)
+
+
+def parse_file(path: Path, raw: bytes) -> list[Article]:
+    """Parse the bytes of the file at ``path`` (a name ``check_path`` accepted) into articles.
+
+    Separate from reading, so that distributed ingest can parse bytes that were read elsewhere.
+
+    Raises:
+        IngestError: the content is binary, badly encoded or malformed, or holds no article.
+    """
+    name = str(path)
+    suffix = path.suffix.lower()
     if suffix == ".pdf":
         return [pdf_article(raw, path)]
     if suffix == ".docx":
@@ -105,7 +126,12 @@ def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
     return articles
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The file's bytes, refused when missing, not a regular file, over ``max_bytes`` or empty.
+
+    Raises:
+        IngestError: naming the file and which of those it is.
+    """
     name = str(path)
     try:
         if not path.is_file():
@@ -125,6 +151,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
 
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "SQUAD_PARAGRAPH_GAP", "SUPPORTED_SUFFIXES", "article_id", "decode", "iter_paths",
-    "read_articles", "read_file", "shorten", "squad_article_text", "squad_key", "squad_paragraph_starts",
+    "DEFAULT_MAX_BYTES", "SQUAD_PARAGRAPH_GAP", "SUPPORTED_SUFFIXES", "article_id", "check_path", "decode",
+    "iter_paths", "parse_file", "read_articles", "read_bytes", "read_file", "shorten", "squad_article_text",
+    "squad_key", "squad_paragraph_starts",
 ]

@@ -4,10 +4,12 @@ Layout of an index directory::
 
     manifest.json            IndexSettings that shaped the index (checked on open)
     qa.sqlite3               articles, chunks, sentences, chunk_fts, sentence_fts, meta
-    chunks-<gen>.faiss       IndexIDMap2 of chunk vectors, ids = chunks.id
-    sentences-<gen>.faiss    IndexIDMap2 of sentence vectors, ids = sentences.id
+    chunks-<gen>.faiss       IndexIDMap2 of chunk vectors, ids = chunks.id, stored in the manifest's
+                             vector format (float32, float16, sq8 or pq; ``formats.py``)
+    sentences-<gen>.faiss    IndexIDMap2 of sentence vectors, ids = sentences.id, likewise
     vectors-<gen>.json       size and SHA-256 of the two vector files of <gen> (``checksums.py``)
-    <kind>-<gen>.hnsw.faiss  HNSW graph over a large <kind>-<gen>.faiss (a rebuildable cache)
+    <kind>-<gen>.hnsw.faiss  HNSW links over a large <kind>-<gen>.faiss, without vectors: it searches
+                             that file's own stored codes (a rebuildable cache)
     .lock                    flock held by the one writer
 
 Crash safety comes from generations: a write builds new FAISS files and their checksum record
@@ -24,6 +26,7 @@ The parts, each behind the ``Store`` facade (``qa.store.store``):
     files.py    file names, the manifest, durable writes, the write lock, stray-file tidying
     rows.py     the SQLite schema, per-thread connections, the SQL of articles/chunks/sentences
     vectors.py  FAISS generations: load, save, exact and HNSW search, stored vectors
+    formats.py  the vector formats: their FAISS storage, training, conversion between them
     lexical.py  FTS5 BM25 queries and term statistics (FTS5's own stemming)
     check.py      the integrity check behind ``qa check`` (database, checksums, a re-embedded sample)
     checksums.py  sizes and SHA-256 of each generation's vector files, written with them

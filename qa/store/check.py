@@ -7,9 +7,11 @@ damage need three kinds of evidence:
 - the database against itself: SQLite's ``PRAGMA integrity_check``, FTS5 and the tables holding
   the same ids, chunk text equal to the article text at its offsets, content hashes;
 - the vector files against what was written: their SHA-256 checksums (``qa.store.checksums``);
-  an index written before checksums were recorded gets a note instead;
+  an index written before checksums were recorded gets a note instead; and their storage
+  against the vector format the manifest records (``qa.store.formats``);
 - the vectors against their text: a seeded sample of chunks and sentences embedded afresh with
-  the index's embedder must point where the stored vectors do (cosine >= ``MIN_COSINE``). This
+  the index's embedder must point where the stored vectors do (cosine >= ``MIN_COSINE``, or
+  ``formats.PQ_MIN_COSINE`` for pq, whose codes keep less of each vector). This
   catches vectors made by another model or damaged before a checksum was recorded. It runs only
   when everything else passed: it costs a model load, and a damaged index needs repair anyway.
 
@@ -26,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.errors import IndexCorruptError
-from qa.models import content_hash
-from qa.store import checksums
+from qa.models import VectorFormat, content_hash
+from qa.store import checksums, formats
 from qa.store.files import vector_file
 from qa.store.rebuild import DocumentEncoder
 from qa.store.rows import Rows, stored_date
@@ -55,10 +57,11 @@ class CheckReport:
 
 
 def inspect(rows: Rows, load: Callable[[], Generation], encoder: DocumentEncoder | None = None,
-            sample: int = DEFAULT_SAMPLE, seed: int = 0) -> CheckReport:
+            sample: int = DEFAULT_SAMPLE, seed: int = 0, vector_format: VectorFormat | None = None) -> CheckReport:
     """Check the database, then the vector files of the generation ``load`` returns and (given
     an ``encoder``) ``sample`` chunks and ``sample`` sentences re-embedded; see the module
-    docstring. Nothing raises for damage: it is all in the report."""
+    docstring. ``vector_format`` is the manifest's (None: not compared). Nothing raises for
+    damage: it is all in the report."""
     report = CheckReport()
     failed = database_problems(rows, "integrity_check")
     if failed:
@@ -73,6 +76,8 @@ def inspect(rows: Rows, load: Callable[[], Generation], encoder: DocumentEncoder
     for p in problems:
         report.problem(p, True)
     report.notes.extend(notes)
+    if vector_format is not None:
+        _format(vectors, vector_format, report)
     _rows_and_vectors(rows, vectors, report)
     if encoder is None or sample <= 0:
         return report
@@ -98,6 +103,17 @@ def database_problems(rows: Rows, pragma: str = "quick_check") -> str | None:
     if found == ["ok"]:
         return None
     return f"SQLite {pragma} of {rows.path} failed: {'; '.join(found[:3])}"
+
+
+def _format(vectors: Generation, vector_format: VectorFormat, report: CheckReport) -> None:
+    """Each vector file holds the storage of the manifest's vector format (a crash while
+    ``qa rebuild --vector-format`` committed can leave the manifest ahead of the files)."""
+    for kind in KINDS:
+        found = formats.format_of(vectors.index(kind))
+        if found != vector_format:
+            file = vector_file(vectors.directory, kind, vectors.number)
+            report.problem(f"{file}: holds {found or 'an unknown storage'} vectors where the manifest records "
+                           f"the vector format {vector_format}", True)
 
 
 def _rows_and_vectors(rows: Rows, vectors: Generation, report: CheckReport) -> None:
@@ -134,14 +150,15 @@ def _sample(rows: Rows, vectors: Generation, kind: str, encoder: DocumentEncoder
     texts = rows.texts(kind, picked)
     fresh = np.asarray(encoder.encode_documents([texts[i] for i in picked]), dtype=np.float32)
     kept = stored(vectors.index(kind), picked, fresh.shape[1])
+    least = formats.PQ_MIN_COSINE if formats.format_of(vectors.index(kind)) == "pq" else MIN_COSINE
     with np.errstate(all="ignore"):
         norms = np.linalg.norm(fresh, axis=1) * np.linalg.norm(kept, axis=1)
         cosine = np.einsum("ij,ij->i", fresh, kept) / np.where(norms == 0, 1.0, norms)
         both_empty = (np.abs(fresh).sum(axis=1) == 0) & (np.abs(kept).sum(axis=1) == 0)
     cosine[both_empty] = 1.0  # a text with nothing to embed (an embedder may give it zeros)
-    bad = [i for i, c in zip(picked, cosine.tolist(), strict=True) if not c >= MIN_COSINE]  # NaN too
+    bad = [i for i, c in zip(picked, cosine.tolist(), strict=True) if not c >= least]  # NaN too
     if bad:
         file = vector_file(vectors.directory, kind, vectors.number)
         shown = ", ".join(str(i) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
         report.problem(f"{file}: {len(bad)} of {len(picked)} sampled {kind[:-1]} vectors differ from a fresh "
-                       f"embedding of their text (cosine below {MIN_COSINE}; ids {shown})", True)
+                       f"embedding of their text (cosine below {least}; ids {shown})", True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from qa.models import SCHEMA_VERSION, IndexSettings
 from qa.store import failures
 
 MANIFEST = "manifest.json"
+# What an index holds whose manifest predates ``IndexSettings.vector_format``.
+LEGACY_VECTOR_FORMAT = "float32"
 DATABASE = "qa.sqlite3"
 LOCK = ".lock"
 _FAISS_FILE = re.compile(r"^(chunks|sentences)-(\d+)(?:\.hnsw)?\.faiss$")
@@ -114,7 +117,10 @@ def read_manifest(directory: str | os.PathLike[str]) -> IndexSettings:
     path = Path(directory)
     manifest = path / MANIFEST
     try:
-        settings = IndexSettings.model_validate_json(manifest.read_bytes())
+        raw = json.loads(manifest.read_bytes())
+        if isinstance(raw, dict):
+            raw.setdefault("vector_format", LEGACY_VECTOR_FORMAT)
+        settings = IndexSettings.model_validate(raw)
     except (FileNotFoundError, NotADirectoryError):
         raise IndexNotFoundError(f"No index in {path}: build one with `qa ingest PATH --index {path}`.") from None
     except PermissionError as e:

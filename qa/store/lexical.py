@@ -6,11 +6,17 @@ of a query; they count words exactly as FTS5 matches them, by the stem of the sa
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Sequence
 
+from qa.store.bm25 import Postings, phrases, varints
 from qa.store.rows import TOKENIZER, Rows, table
+
+# Column weights of each FTS5 table's BM25 (see ``Lexical.chunks``).
+WEIGHTS = {"chunks": {"title": 0.5, "body": 1.0}, "sentences": {"body": 1.0}}
 
 
 class Lexical:
@@ -31,7 +37,8 @@ class Lexical:
             return []
         restrict = "" if allowed is None else f" AND rowid IN ({','.join('?' * len(allowed))})"
         rows = self._rows.query(
-            "SELECT rowid, -bm25(chunk_fts, 0.5, 1.0) AS s FROM chunk_fts WHERE chunk_fts MATCH ?"
+            f"SELECT rowid, -bm25(chunk_fts, {', '.join(map(str, WEIGHTS['chunks'].values()))}) AS s "
+            "FROM chunk_fts WHERE chunk_fts MATCH ?"
             f"{restrict} ORDER BY s DESC LIMIT ?", (match, *(allowed or ()), k))
         return [(int(r[0]), float(r[1])) for r in rows]
 
@@ -71,12 +78,51 @@ class Lexical:
             cache[(kind, word)] = min((int(c[0][0]) if c else 0 for c in counts), default=0)
         return totals[kind], {w: cache[(kind, w)] for w in words}
 
+    def postings(self, match: str, kind: str) -> Postings:
+        """This table's part of the BM25 of an FTS5 MATCH expression (``qa.store.bm25``): its row
+        and token counts, and every row holding each phrase with its weighted hits and length.
+
+        Read from FTS5's own index (the ``instance`` vocabulary: every token's rows, columns and
+        positions) and records (row lengths, table totals), so the counts are FTS5's.
+        """
+        kind = table(kind)
+        fts = f"{kind[:-1]}_fts"
+        weights = WEIGHTS[kind]
+        self._stemmer(self._rows.connection())
+        averages = self._rows.query(f"SELECT block FROM {fts}_data WHERE id = 1")
+        counts = varints(bytes(averages[0][0])) if averages else []  # empty in a table never written
+        rows, columns = (counts[0], counts[1:]) if counts else (0, [])
+        frequencies = tuple(self._phrase_hits(fts, phrase, weights) for phrase in phrases(match))
+        held = sorted({row for hits in frequencies for row in hits})
+        sizes = {int(r[0]): sum(varints(bytes(r[1]))) for r in self._rows.query(
+            f"SELECT id, sz FROM {fts}_docsize WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(held),))}
+        return Postings(rows=rows, tokens=sum(columns), frequencies=frequencies, sizes=sizes)
+
+    def _phrase_hits(self, fts: str, phrase: str, weights: dict[str, float]) -> dict[int, float]:
+        """Row -> weighted hits of ``phrase`` (its tokens at consecutive positions of one column)."""
+        self._rows.query("DELETE FROM temp.stem")
+        self._rows.query("INSERT INTO temp.stem(x) VALUES (?)", (phrase,))
+        tokens = [r[0] for r in self._rows.query("SELECT term FROM temp.stem_instances ORDER BY offset")]
+        if not tokens:
+            return {}
+        places = [{(int(r[0]), str(r[1]), int(r[2])) for r in self._rows.query(
+            f"SELECT doc, col, offset FROM temp.{fts}_instances WHERE term = ?", (token,))} for token in tokens]
+        hits: dict[int, float] = defaultdict(float)
+        for row, column, offset in places[0]:
+            if all((row, column, offset + i) in later for i, later in enumerate(places[1:], start=1)):
+                hits[row] += weights[column]
+        return dict(hits)
+
     def _stemmer(self, conn: sqlite3.Connection) -> None:
         """Create the temporary stemming and vocabulary tables once per connection."""
         if getattr(self._local, "conn", None) is conn:
             return
         conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem USING fts5(x, tokenize = {TOKENIZER!r})")
         conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_vocab USING fts5vocab(temp, stem, 'row')")
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_instances USING fts5vocab(temp, stem, 'instance')")
         for name in ("chunk_fts", "sentence_fts"):
             conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name}_vocab USING fts5vocab(main, {name}, 'row')")
+            conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name}_instances "
+                         f"USING fts5vocab(main, {name}, 'instance')")
         self._local.conn = conn

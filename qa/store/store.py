@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, rebuild_hint
-from qa.models import Article, ArticleInfo, AuditEntry, Chunk, ChunkText, IndexSettings, IndexStats
+from qa.errors import ConfigError, IndexBusyError, IndexCorruptError, IndexMismatchError, rebuild_hint
+from qa.models import Article, ArticleInfo, AuditEntry, Chunk, ChunkText, IndexSettings, IndexStats, VectorFormat
 from qa.progress import Progress, reporter
 from qa.settings import Settings
-from qa.store import audit, failures, files, vectors
+from qa.store import audit, checksums, failures, files, formats, vectors
+from qa.store.bm25 import Postings
 from qa.store.check import DEFAULT_SAMPLE, CheckReport, database_problems, inspect
 from qa.store.files import DATABASE, LOCK, MANIFEST, WriteLock, read_manifest
 from qa.store.generations import Generations
@@ -120,7 +121,7 @@ class Store:
         with self._lock.held():
             with failures.writing(self.directory / DATABASE, self.directory):
                 self._rows.create()
-            empty = Generation.empty(self.directory, self.settings.dimension)
+            empty = Generation.empty(self.directory, self.settings.dimension, self.settings.vector_format)
             empty.save()
             # The manifest comes last: a directory without one is not yet an index.
             with failures.writing(self.directory / MANIFEST, self.directory):
@@ -211,19 +212,32 @@ class Store:
             self._commit(new, change)
             return written
 
-    def _commit(self, new: Generation, change: Callable[[], None]) -> None:
+    def _commit(self, new: Generation, change: Callable[[], None], settings: IndexSettings | None = None) -> None:
         """In one SQLite transaction (under the write lock): ``change`` the rows, save ``new``'s
         files, record its number and commit. Whatever fails first leaves the old generation in
-        force and the new one's files removed."""
+        force and the new one's files removed.
+
+        ``settings`` (a new vector format) go to the manifest after the files and before the
+        commit; a failure puts the old manifest back. Only a crash in between leaves the
+        manifest ahead of the files, which ``qa check`` reports and ``qa rebuild`` repairs.
+        """
         try:
             with self._rows.transaction():
                 change()
                 new.save()
+                if settings is not None:
+                    with failures.writing(self.directory / MANIFEST, self.directory):
+                        files.write_manifest(self.directory, settings)
                 self._rows.set_generation(new.number)
         except BaseException:
             files.remove_generation(self.directory, new.number)
+            if settings is not None:
+                with contextlib.suppress(OSError):
+                    files.write_manifest(self.directory, self.settings)
             raise
         self._generations.replace(new)
+        if settings is not None:
+            self.settings = settings
         files.remove_stray_files(self.directory, new.number)
 
     def delete(self, article_id: str, actor: str | None = None) -> bool:
@@ -241,17 +255,23 @@ class Store:
             raise self._rows.failure(e, "read") from e
 
     def rebuild(self, encoder: DocumentEncoder, progress: bool | Progress = False,
-                wait_seconds: float = 30.0) -> RebuildReport:
+                wait_seconds: float = 30.0, vector_format: VectorFormat | None = None) -> RebuildReport:
         """Re-embed every chunk and sentence from the stored text into a new generation, which
         replaces the old one in one commit (see ``qa.store.rebuild``); the old vector files are
         never read, so damaged ones are repaired. ``encoder`` must be the index's embedder.
 
+        Vectors are embedded as float32 (the 100x bench's 600k vectors hold 0.9 GB meanwhile),
+        then stored in ``vector_format`` (default: the manifest's), a trained format learning
+        from them (``formats.convert``); a new format is recorded in the manifest with the commit.
+
         Raises:
             IndexBusyError: another writer held the lock for ``wait_seconds`` after the embedding.
             IndexReadOnlyError: the index cannot be written.
+            ConfigError: ``pq`` was asked for an index too small to train it.
         """
         self.writable()
         started = time.perf_counter()
+        target = vector_format or self.settings.vector_format
         planned = {kind: self._rows.row_ids(kind) for kind in KINDS}
         advance = reporter(progress, sum(len(ids) for ids in planned.values()), "Re-embedding")
         built = {kind: vectors.new_index(self.settings.dimension) for kind in KINDS}
@@ -260,12 +280,51 @@ class Store:
                 embed_rows(self._rows, kind, planned[kind], encoder, built[kind], advance)
         finally:
             advance(-1)
+        built = {kind: formats.convert(index, target) for kind, index in built.items()}
         with self._lock.held(wait_seconds):
             catch_up(self._rows, planned, built, encoder)  # the writes made while it embedded
             new = Generation(self.directory, self.generation() + 1, built["chunks"], built["sentences"])
-            self._commit(new, lambda: None)
+            self._commit(new, lambda: None, self._with_format(target))
         articles, chunks, sentences = self._rows.counts()
         return RebuildReport(articles, chunks, sentences, new.number, time.perf_counter() - started)
+
+    def convert(self, vector_format: VectorFormat, wait_seconds: float = 30.0) -> RebuildReport:
+        """Store the vectors in ``vector_format`` without a model: the stored vectors, decoded,
+        go into a new generation (``qa rebuild --vector-format F --reuse-vectors``). From a
+        compressed format they keep its rounding; ``rebuild`` re-embeds instead.
+
+        Raises:
+            IndexCorruptError: the vector files fail their checksums (re-embed with ``rebuild``).
+            IndexBusyError: another writer held the lock for ``wait_seconds``.
+            IndexReadOnlyError: the index cannot be written.
+            ConfigError: ``pq`` was asked for an index too small to train it, or the index is pq
+                (re-embed with ``rebuild`` to leave it).
+        """
+        self.writable()
+        started = time.perf_counter()
+        with self._lock.held(wait_seconds):
+            current = self._vectors_now()
+            if formats.format_of(current.chunks) == "pq" and vector_format != "pq":
+                raise ConfigError(
+                    f"The vectors of {self.directory} are pq codes, which keep too little of each vector "
+                    f"to convert (cosine 0.9-0.99 to the original): re-embed them from the stored text "
+                    f"instead: `qa rebuild --index {self.directory} --vector-format {vector_format}`.")
+            problems, _ = checksums.verify(self.directory, current.number, KINDS)
+            if problems:
+                raise IndexCorruptError(
+                    f"{problems[0]}, so its vectors cannot be converted. Re-embed them from the stored "
+                    f"text instead: `qa rebuild --index {self.directory} --vector-format {vector_format}`.")
+            new = Generation(self.directory, current.number + 1,
+                             *(formats.convert(current.index(kind), vector_format) for kind in KINDS))
+            self._commit(new, lambda: None, self._with_format(vector_format))
+        articles, chunks, sentences = self._rows.counts()
+        return RebuildReport(articles, chunks, sentences, new.number, time.perf_counter() - started)
+
+    def _with_format(self, vector_format: VectorFormat) -> IndexSettings | None:
+        """The settings to record for ``vector_format``; None when the manifest already says so."""
+        if vector_format == self.settings.vector_format:
+            return None
+        return self.settings.model_copy(update={"vector_format": vector_format})
 
     # ----------------------------------------------------------------------------- vectors
     def dense_chunks(
@@ -301,6 +360,11 @@ class Store:
         """BM25 of the given sentences for an FTS5 MATCH expression (higher is better)."""
         return self._lexical.sentences(match, ids)
 
+    def lexical_postings(self, match: str, kind: Kind) -> Postings:
+        """This index's part of the BM25 of an FTS5 MATCH expression, for scoring with other
+        indexes' statistics (``qa.store.bm25``; shards use it)."""
+        return self._lexical.postings(match, kind)
+
     def term_documents(self, words: Sequence[str], kind: Kind = "sentences") -> tuple[int, dict[str, int]]:
         """Rows of the ``kind`` ("chunks" or "sentences") FTS5 table, and how many hold each word
         (counted by FTS5 stem, as a MATCH would; see ``Lexical.term_documents``)."""
@@ -331,6 +395,10 @@ class Store:
     def sentences_in(self, article_id: str, start: int, end: int) -> list[SentenceRow]:
         """Sentences of an article that overlap ``[start, end)``, in order, with their text."""
         return self._rows.sentences_in(article_id, start, end)
+
+    def has_article(self, article_id: str) -> bool:
+        """Whether the index holds an article with this id (one primary-key lookup)."""
+        return self._rows.has_article(article_id)
 
     def article_text(self, article_id: str) -> str:
         """The article's text ("" for an unknown id)."""
@@ -394,7 +462,7 @@ class Store:
                 seed: int = 0) -> CheckReport:
         """Verify the database, the vector files' checksums and, given the index's ``encoder``,
         ``sample`` seeded chunks and sentences re-embedded (``qa.store.check``)."""
-        return inspect(self._rows, self._vectors_now, encoder, sample, seed)
+        return inspect(self._rows, self._vectors_now, encoder, sample, seed, self.settings.vector_format)
 
 
 def _audit_entries(actor: str, before: dict[str, audit.Stored], upserts: Sequence[Prepared],

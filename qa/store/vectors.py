@@ -1,13 +1,18 @@
 """FAISS vector generations: the exact indexes, their files, and the HNSW graphs derived from them.
 
-A ``Generation`` holds the two exact indexes (``IndexIDMap2(IndexFlatIP)``, ids = SQLite row ids)
-of one generation number. It is replaced whole by a write, never edited in place, so a reader
-holding one keeps a consistent view while a writer builds the next.
+A ``Generation`` holds the two exact indexes (``IndexIDMap2`` over the storage of the index's
+vector format, ``qa.store.formats``; ids = SQLite row ids) of one generation number. It is
+replaced whole by a write, never edited in place, so a reader holding one keeps a consistent view
+while a writer builds the next.
 
 Above ``approximate_above`` vectors an exact scan costs tens of milliseconds per question on two
 cores, so unfiltered searches of that index go through an HNSW graph instead (recall@10 against
 exact search >= 0.98, measured by ``eval/bench.py``). The exact index stays the source of truth:
 writes, deletes, vector look-ups and filtered searches use it, and the graph is derived from it.
+The graph holds only links: its vectors are the exact index's own stored codes (its labels are
+positions in that storage, mapped to ids through the exact index's id map), so it is saved
+without them (``IO_FLAG_SKIP_STORAGE``) and given them again when loaded; float32 vectors are no
+longer kept twice, and a compressed format's graph searches the same codes an exact search does.
 The graph is built on the first search that needs it (never by a write, which would rebuild it
 for every batch) and saved beside its generation, so later processes load it instead of
 building it again.
@@ -35,11 +40,12 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.errors import IndexCorruptError, rebuild_hint
-from qa.store import checksums, failures
+from qa.store import checksums, failures, formats
 from qa.store.files import fsync_dir, graph_file, temp_file, vector_file, vectors_hint
 
 if TYPE_CHECKING:
     from qa.embedding import Vectors
+    from qa.models import VectorFormat
 
 # faiss is a SWIG module whose partial stubs disagree with its API, so it is typed as Any here.
 FaissIndex = Any
@@ -48,11 +54,15 @@ KINDS = ("chunks", "sentences")
 # HNSW shape, tuned on the bench's 100x index (122k chunks, 478k sentences, many near-duplicate
 # vectors): 48 links and a construction beam of 128 build 122k vectors in ~10 s on two cores; a
 # search beam of 1,024 (or k, if larger) gave recall@10 1.000 against exact search at 0.5 ms a
-# question, where a beam of 256 gave 0.98 (and 32 links with a beam of 64 only 0.95).
-_HNSW_LINKS = 48
+# question, where a beam of 256 gave 0.98 (and 32 links with a beam of 64 only 0.95). 32 links
+# with the beam of 1,024 keep recall@10 >= 0.98 over sq8 (``python -m qa_eval.vector_formats``)
+# and a third less graph: at 100x the links are the largest part of the vector files.
+_HNSW_LINKS = 32
 _HNSW_EF_CONSTRUCTION = 128
 _HNSW_EF_SEARCH = 1024
-# Stored vectors are unit length; float32 rounding stays far inside this margin, damage does not.
+_HNSW_BUILD_SLICE = 65_536  # vectors decoded at a time while a graph is built
+# Stored vectors are unit length; float32 rounding stays far inside this margin, damage does not
+# (pq's decoded vectors stray further: ``formats.unit_slack``).
 _UNIT_SLACK = 1e-2
 
 
@@ -64,13 +74,13 @@ class Generation:
         self.number = number
         self.chunks = chunks
         self.sentences = sentences
-        self._graphs: dict[str, FaissIndex] = {}
+        self._graphs: dict[str, Graph] = {}
         self._building = threading.Lock()
 
     @classmethod
-    def empty(cls, directory: Path, dimension: int) -> Generation:
+    def empty(cls, directory: Path, dimension: int, vector_format: VectorFormat = "float32") -> Generation:
         """Generation 0 of a new index: no vectors yet."""
-        return cls(directory, 0, new_index(dimension), new_index(dimension))
+        return cls(directory, 0, new_index(dimension, vector_format), new_index(dimension, vector_format))
 
     @classmethod
     def load(cls, directory: Path, number: int) -> Generation:
@@ -135,12 +145,13 @@ class Generation:
             return search(index, query, k, allowed)
         return search_approximate(self._graph(kind), query, k)
 
-    def _graph(self, kind: str) -> FaissIndex:
+    def _graph(self, kind: str) -> Graph:
         """The HNSW graph of one index: cached in memory, else loaded from disk, else built.
 
         Readers may build it, so it is saved without the write lock: a unique temporary name,
         then a rename. Failing to save (read-only directory, a writer cleaning up meanwhile)
-        only costs a rebuild in the next process.
+        only costs a rebuild in the next process. A file that is not a links-only graph of as
+        many vectors (one written by an earlier version, with its own vectors) is built again.
         """
         graph = self._graphs.get(kind)
         if graph is not None:
@@ -152,16 +163,13 @@ class Generation:
             faiss = _faiss()
             exact = self.index(kind)
             file = graph_file(self.directory, kind, self.number)
-            try:
-                graph = faiss.read_index(str(file))
-            except (RuntimeError, OSError):
-                graph = None
-            if graph is None or graph.ntotal != exact.ntotal:
+            graph = load_hnsw(file, exact)
+            if graph is None:
                 graph = build_hnsw(exact)
                 # A temp name, so a writer's clean-up removes it if this process dies.
                 tmp = temp_file(file, unique=f"{os.getpid()}-{threading.get_ident()}")
                 try:
-                    faiss.write_index(graph, str(tmp))
+                    faiss.write_index(graph.hnsw, str(tmp), faiss.IO_FLAG_SKIP_STORAGE)
                     os.replace(tmp, file)
                 except (RuntimeError, OSError):
                     with contextlib.suppress(OSError):
@@ -170,14 +178,32 @@ class Generation:
             return graph
 
 
-def new_index(dimension: int) -> FaissIndex:
-    """An empty exact index: inner product over unit vectors (cosine), with explicit ids."""
-    faiss = _faiss()
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+class Graph:
+    """An HNSW graph over an exact index's own storage: its labels are positions there, ``ids``
+    maps them to row ids. ``exact`` is kept so the storage lives as long as the graph."""
+
+    def __init__(self, hnsw: FaissIndex, exact: FaissIndex) -> None:
+        self.hnsw = hnsw
+        self.exact = exact
+        self.ids = index_ids(exact)  # (ntotal,): row id of each position
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.hnsw.ntotal)
+
+
+def new_index(dimension: int, vector_format: VectorFormat = "float32") -> FaissIndex:
+    """An empty exact index in ``vector_format``: inner product over unit vectors (cosine),
+    with explicit ids (``qa.store.formats``)."""
+    return formats.new_index(dimension, vector_format)
 
 
 def add(index: FaissIndex, vectors: Vectors, ids: Sequence[int]) -> None:
+    """Add vectors under ``ids``; the first vectors of a trained format train it, and sq8
+    widens its ranges for vectors outside them (``qa.store.formats``)."""
     if ids:
+        formats.ensure_trained(index, vectors)
+        formats.make_room(index, np.asarray(vectors, dtype=np.float32))
         index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
 
 
@@ -205,19 +231,20 @@ def reconstruct(index: FaissIndex, ids: Sequence[int], dimension: int) -> Vector
     or longer than unit length) replaced by zeros so that it scores 0 instead of NaN or 1e38."""
     vectors = stored(index, ids, dimension)
     with np.errstate(all="ignore"):
-        bad = ~np.isfinite(vectors).all(axis=1) | (np.linalg.norm(vectors, axis=1) > 1 + _UNIT_SLACK)
+        longest = 1 + formats.unit_slack(index, _UNIT_SLACK)
+        bad = ~np.isfinite(vectors).all(axis=1) | (np.linalg.norm(vectors, axis=1) > longest)
     if bad.any():
         vectors[bad] = 0.0
     return vectors
 
 
 def sane_hits(scores: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], query: Vectors,
-              k: int) -> tuple[Hits, bool]:
+              k: int, slack: float = _UNIT_SLACK) -> tuple[Hits, bool]:
     """The first ``k`` hits of each row without the scores only a damaged vector gives (not
     finite, or beyond the query's length: the most a unit vector can score), rows padded with
     -1 ids as faiss pads them; and whether a search deeper could fill what damage emptied."""
     with np.errstate(all="ignore"):
-        limit = np.linalg.norm(np.asarray(query, dtype=np.float32), axis=1, keepdims=True) * (1 + _UNIT_SLACK)
+        limit = np.linalg.norm(np.asarray(query, dtype=np.float32), axis=1, keepdims=True) * (1 + slack)
         good = np.isfinite(scores) & (np.abs(scores) <= limit) & (ids >= 0)
     if good[:, :k].all() or not (~good & (ids >= 0)).any():  # sound, or only faiss's own padding
         return (scores[:, :k], ids[:, :k]), False
@@ -230,13 +257,14 @@ def sane_hits(scores: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], query
     return (out_scores, out_ids), not bool((out_ids >= 0).all())
 
 
-def _sane_search(run: Callable[[int], tuple[Any, Any]], query: Vectors, k: int, most: int) -> Hits:
+def _sane_search(run: Callable[[int], tuple[Any, Any]], query: Vectors, k: int, most: int,
+                 slack: float = _UNIT_SLACK) -> Hits:
     """Top-k by ``run(depth)``, searching deeper while damaged vectors' hits were dropped (a
     damaged index still answers from its sound vectors, never from NaN or 1e38 scores)."""
     depth = k
     while True:
         scores, ids = run(depth)
-        hits, deeper = sane_hits(np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64), query, k)
+        hits, deeper = sane_hits(np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64), query, k, slack)
         if not deeper or depth >= most:
             return hits
         depth = min(most, depth * 4)
@@ -251,36 +279,95 @@ def search(index: FaissIndex, query: Vectors, k: int, allowed: Sequence[int] | N
         n = len(query)
         return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
     query = np.ascontiguousarray(query, dtype=np.float32)
+    if allowed is not None and not formats.filters_in_place(index):
+        return _search_decoded(index, query, k, allowed)
     params = None
     if allowed is not None:
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
     most = index.ntotal if allowed is None else len(allowed)
-    return _sane_search(lambda depth: index.search(query, depth, params=params), query, k, most)
+    return _sane_search(lambda depth: index.search(query, depth, params=params), query, k, most,
+                        formats.unit_slack(index, _UNIT_SLACK))
 
 
-def search_approximate(graph: FaissIndex, query: Vectors, k: int) -> Hits:
-    """Top-k through an HNSW graph (an IndexIDMap over IndexHNSWFlat); shapes as ``search``."""
+def _search_decoded(index: FaissIndex, query: Vectors, k: int, allowed: Sequence[int]) -> Hits:
+    """Exact top-k among ``allowed`` for a storage faiss cannot filter (pq): the allowed vectors
+    are decoded and scored here, as ``search`` would score them."""
+    wanted = np.unique(np.asarray(allowed, dtype=np.int64))
+    present = wanted[np.isin(wanted, index_ids(index))]
+    kept = stored(index, present.tolist(), index.d)  # (n_allowed, dim)
+    with np.errstate(all="ignore"):
+        scores = np.ascontiguousarray(query @ kept.T, dtype=np.float32)  # (n_q, n_allowed)
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), axis=1, kind="stable")
+
+    def run(depth: int) -> tuple[Any, Any]:
+        top = order[:, :depth]
+        return np.take_along_axis(scores, top, axis=1), present[top]
+
+    return _sane_search(run, query, k, len(present), formats.unit_slack(index, _UNIT_SLACK))
+
+
+def search_approximate(graph: Graph, query: Vectors, k: int) -> Hits:
+    """Top-k through an HNSW graph (``build_hnsw``); shapes as ``search``."""
     faiss = _faiss()
     k = min(k, graph.ntotal)
     query = np.ascontiguousarray(query, dtype=np.float32)
 
     def run(depth: int) -> tuple[Any, Any]:
-        hits: tuple[Any, Any] = graph.search(
+        scores, positions = graph.hnsw.search(
             query, depth, params=faiss.SearchParametersHNSW(efSearch=max(_HNSW_EF_SEARCH, depth)))
-        return hits
+        return scores, np.where(positions >= 0, graph.ids[np.maximum(positions, 0)], -1)
 
-    return _sane_search(run, query, k, graph.ntotal)
+    return _sane_search(run, query, k, graph.ntotal, formats.unit_slack(graph.exact, _UNIT_SLACK))
 
 
-def build_hnsw(exact: FaissIndex) -> FaissIndex:
-    """An HNSW graph holding the vectors and ids of an exact IndexIDMap2(IndexFlatIP)."""
+def build_hnsw(exact: FaissIndex) -> Graph:
+    """An HNSW graph over the vectors of an exact IndexIDMap2, sharing its storage.
+
+    faiss adds to a graph's storage as it links, so the graph is linked over a scratch copy of
+    the storage (the same format and training, filled with the decoded vectors a slice at a
+    time; encoding them again gives the same codes; sq8 for pq) that then gives way to the exact
+    index's own.
+    """
     faiss = _faiss()
-    flat = faiss.downcast_index(exact.index)
-    hnsw = faiss.IndexHNSWFlat(flat.d, _HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+    storage = faiss.downcast_index(exact.index)
+    if isinstance(storage, faiss.IndexPQ):
+        # PQ links by a table of L2 distances between centroids, which inner-product linking mixes
+        # with negated products (recall@10 0.955 at 6,000 vectors): link over sq8 codes of the
+        # decoded vectors instead, then search the pq codes.
+        holder = formats.new_index(storage.d, "sq8")
+        formats.ensure_trained(holder, storage.reconstruct_n(0, min(storage.ntotal, _HNSW_BUILD_SLICE)))
+    else:
+        holder = faiss.clone_index(exact)  # its trained storage, emptied below
+    scratch = faiss.downcast_index(holder.index)
+    scratch.reset()
+    hnsw = faiss.IndexHNSW(scratch, _HNSW_LINKS)
     hnsw.hnsw.efConstruction = _HNSW_EF_CONSTRUCTION
-    graph = faiss.IndexIDMap(hnsw)
-    graph.add_with_ids(flat.reconstruct_n(0, flat.ntotal), index_ids(exact))  # (n, dim), (n,)
-    return graph
+    for first in range(0, storage.ntotal, _HNSW_BUILD_SLICE):
+        hnsw.add(storage.reconstruct_n(first, min(_HNSW_BUILD_SLICE, storage.ntotal - first)))  # (n, dim)
+    return _attached(hnsw, exact)
+
+
+def load_hnsw(file: Path, exact: FaissIndex) -> Graph | None:
+    """The graph saved in ``file`` over ``exact``'s storage; None when it is absent, unreadable,
+    of another size or not a links-only graph (one written by an earlier version)."""
+    faiss = _faiss()
+    try:
+        hnsw = faiss.read_index(str(file), faiss.IO_FLAG_SKIP_STORAGE)
+    except (RuntimeError, OSError):
+        return None
+    if not isinstance(hnsw, faiss.IndexHNSW) or hnsw.storage is not None or hnsw.ntotal != exact.ntotal:
+        return None
+    return _attached(hnsw, exact)
+
+
+def _attached(hnsw: FaissIndex, exact: FaissIndex) -> Graph:
+    """``hnsw`` searching ``exact``'s own storage (the scratch or missing one released)."""
+    faiss = _faiss()
+    storage = faiss.downcast_index(exact.index)
+    hnsw.storage = storage
+    hnsw.own_fields = False
+    hnsw.referenced_objects = [storage]
+    return Graph(hnsw, exact)
 
 
 def _faiss() -> Any:
