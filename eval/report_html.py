@@ -24,10 +24,13 @@ from . import defaults
 
 # (report, plots shown under it)
 MARKDOWN = (("answers.md", ()), ("retrieval.md", ("recall_at_k.png",)), ("regression.md", ()),
-            ("bench.md", ("bench_latency.png", "bench_throughput.png")))
-FIGURES = (("app.json", "The app's first run"), ("reliability.json", "Reliability"),
-           ("write_latency.json", "Questions during an upload"),
-           ("reader-oof.json", "The in-context reader experiment (not shipped)"))
+            ("bench.md", ("bench_latency.png", "bench_throughput.png")), ("ray_bench.md", ("ray_bench.png",)))
+# (report, its title, plots shown under it)
+FIGURES = (("app.json", "The app's first run", ()), ("reliability.json", "Reliability", ()),
+           ("write_latency.json", "Questions during an upload", ()),
+           ("vector_formats.json", "Vector formats", ("vector_formats.png",)),
+           ("shards.json", "Shards against one index", ()),
+           ("reader-oof.json", "The in-context reader experiment (not shipped)", ()))
 STYLE = ("body{font:15px system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}"
          "table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
          "text-align:left;vertical-align:top}img{max-width:100%}nav a{margin-right:1rem}"
@@ -63,11 +66,12 @@ def render(reports: Path) -> str:
                                                                        if (reports / p).exists())
                 if file.exists() else f"<p>No {html.escape(name)} yet.</p>")
         sections.append((name.removesuffix(".md"), body))
-    for name, title in FIGURES:
+    for name, title, plots in FIGURES:
         file = reports / name
         body = (f"<h2>{html.escape(title)}</h2>"
                 + (figure_table(json.loads(file.read_text(encoding="utf-8"))) if file.exists()
-                   else f"<p>No {html.escape(name)} yet.</p>"))
+                   else f"<p>No {html.escape(name)} yet.</p>")
+                + "".join(image(reports / p) for p in plots if (reports / p).exists()))
         sections.append((name.removesuffix(".json"), body))
     nav = "".join(f'<a href="#{html.escape(key)}">{html.escape(key)}</a>' for key, _ in sections)
     parts = "".join(f'<section id="{html.escape(key)}">{body}</section>' for key, body in sections)

@@ -23,13 +23,10 @@ from qa.models import Article, Chunk, IndexSettings, Sentence, VectorFormat, con
 from qa.pipeline import QA, prebuilt_sample
 from qa.store import MANIFEST, Prepared, Store, formats, read_manifest
 from qa.store.files import vector_file
-from qa.store.formats import FORMATS, PQ_TRAIN_MIN, format_of
+from qa.store.formats import FORMATS, KEEPS, PQ_TRAIN_MIN, format_of
 from qa.store.vectors import add, build_hnsw, new_index, search, search_approximate
 
 DIM = 384
-# The least cosine of a stored vector to the one written (measured on these vectors: float16
-# 0.99999+, sq8 0.9990+, pq 0.90+; pq as ``qa check`` accepts).
-KEEPS: dict[VectorFormat, float] = {"float32": 0.999999, "float16": 0.9999, "sq8": 0.998, "pq": 0.85}
 
 
 @cache

@@ -54,6 +54,10 @@ _SLICE = 65_536  # vectors decoded at a time when converting: 100 MB of float32 
 # reconstruction gave cosine 0.95-0.99 on the sample corpus's sentences, so ``qa check`` accepts
 # less from it, still far above a foreign or damaged vector's ~0.
 PQ_MIN_COSINE = 0.85
+# The least cosine of a stored vector to the vector written, per format: what rounding alone may
+# cost (measured in tests/test_vector_formats.py: float16 0.99999+, sq8 0.9990+, pq 0.90+; pq's
+# floor is the one ``qa check`` accepts). Tests that compare stored vectors hold them to it.
+KEEPS: dict[VectorFormat, float] = {"float32": 0.999999, "float16": 0.9999, "sq8": 0.998, "pq": PQ_MIN_COSINE}
 _PQ_UNIT_SLACK = 0.25  # still far below the 1e38 or infinite scores that overwritten bytes give
 
 
