@@ -5,7 +5,7 @@
 2. Re-scoring: how many of the best sentences the extractor re-reads (``rerank``) and the weight
    of its has-answer score added to their scores, by grid search over both (a tie goes to the
    narrower re-read, which costs less time per question).
-3. Confidence: a logistic model over ``qa.settings.CONFIDENCE_FEATURES`` of the chosen sentence,
+3. Confidence: a logistic model over ``CALIBRATION_INPUTS`` of the chosen sentence,
    trained on an index of every other article: label 1 when an in-corpus question's sentence holds
    the answer, 0 for wrong sentences and for out-of-corpus questions.
 Steps 1 and 2 use questions of the articles the extractor was not trained on (its card lists
@@ -33,12 +33,15 @@ from tqdm import tqdm
 from qa import QA
 from qa.metrics import normalize_answer
 from qa.reader import Extractor
-from qa.settings import CONFIDENCE_FEATURES, FEATURES, READER_WEIGHTS, ReaderSettings
+from qa.settings import FEATURES, READER_WEIGHTS, ReaderSettings
 
 from . import defaults
 from .indexes import build_index
 from .squad import Question, read_squad, squad_title
 from .tuning import TUNING_LIMIT, reader_candidates, reader_tuning
+
+# What the shipped confidence reads (a subset of ``qa.settings.CONFIDENCE_FEATURES``).
+CALIBRATION_INPUTS = ("cosine", "bm25_absolute", "coverage", "score", "has_answer")
 
 
 @dataclass
@@ -134,14 +137,14 @@ def chosen(rows: list[Collected], w: np.ndarray, reads: list[tuple[np.ndarray, n
     xs, ys = [], []
     for r, (best, has) in zip(rows, reads, strict=True):
         if not len(best):
-            xs.append(np.zeros(len(CONFIDENCE_FEATURES)))
+            xs.append(np.zeros(len(CALIBRATION_INPUTS)))
             ys.append(0.0)
             continue
         scores = r.features[best] @ w + beta * has
         j = int(np.argmax(scores))
         named = dict(zip(FEATURES, r.features[best[j]], strict=True)) | {
             "score": float(scores[j]), "has_answer": float(has[j])}
-        xs.append(np.array([named[n] for n in CONFIDENCE_FEATURES]))
+        xs.append(np.array([named[n] for n in CALIBRATION_INPUTS]))
         ys.append(float(r.labels[best[j]]))
     return np.array(xs), np.array(ys)
 
@@ -156,7 +159,7 @@ def weights_file(dataset: Path, w: np.ndarray, rerank: int, extractor_weight: fl
     values = {
         "sentence_weights": {f: round(float(v), 3) for f, v in zip(FEATURES, w, strict=True)},
         "rerank": rerank, "extractor_weight": extractor_weight,
-        "calibration": {**{f: round(float(v), 3) for f, v in zip(CONFIDENCE_FEATURES, calibration[:-1], strict=True)},
+        "calibration": {**{f: round(float(v), 3) for f, v in zip(CALIBRATION_INPUTS, calibration[:-1], strict=True)},
                         "bias": round(float(calibration[-1]), 3)},
     }
     ReaderSettings.model_validate(values)

@@ -35,7 +35,9 @@ READER_WEIGHTS = Path(str(resources.files("qa") / "data" / "reader" / "weights.j
 # The sentence features and confidence inputs, in the order the reader computes them.
 FEATURES = ("cosine", "bm25_relative", "passage_relative", "type_match", "coverage",
             "neighbour_cosine", "passage_rank", "bm25_absolute", "idf_coverage", "window_idf_coverage")
-CONFIDENCE_FEATURES = ("cosine", "bm25_absolute", "coverage", "score", "has_answer")
+# What the confidence may read: the chosen sentence's features, its selection score and the
+# extractor's has-answer and [CLS] ("null") scores. The calibration names those it uses.
+CONFIDENCE_FEATURES = (*FEATURES, "score", "has_answer", "null")
 
 
 class _Settings(BaseModel):
@@ -105,13 +107,15 @@ class ReaderSettings(_Settings):
     # cost on held-out gold sentences: span F1 0.7015 -> 0.6964 (eval/README.md).
     hint_words: int = Field(default=3, ge=1)
     hint_margin: float = Field(default=3.0, ge=0.0)
-    # Logistic calibration of the confidence: a weight per ``CONFIDENCE_FEATURES`` name and "bias".
+    # Logistic calibration of the confidence: a weight per ``CONFIDENCE_FEATURES`` name it uses, and "bias".
     calibration: dict[str, float] = Field(default_factory=lambda: shipped_weights()["calibration"])
-    # Chosen on the dev split: 96.0% of in-corpus questions answered, 95.1% of others declined.
-    threshold: float = Field(default=0.2, ge=0.0, le=1.0)
+    # 0.2 was chosen on the dev split: 96.0% of in-corpus questions answered, 95.1% of others
+    # declined. A weights file may name its own (``eval/fit_reader.sh`` writes one chosen out of fold).
+    threshold: float = Field(default_factory=lambda: float(shipped_weights().get("threshold", 0.2)), ge=0.0, le=1.0)
     # A neighbouring sentence of the same paragraph scoring within this margin of the best is
-    # joined to it: the evidence then spans both (measured: +3 points of answer accuracy).
-    join_margin: float = Field(default=1.0, ge=0.0)
+    # joined to it: the evidence then spans both (measured: +3 points of answer accuracy). The
+    # margin is in the sentence score's units, so a weights file fitted on another scale names its own.
+    join_margin: float = Field(default_factory=lambda: float(shipped_weights().get("join_margin", 1.0)), ge=0.0)
 
     @field_validator("sentence_weights")
     @classmethod
@@ -122,9 +126,9 @@ class ReaderSettings(_Settings):
 
     @field_validator("calibration")
     @classmethod
-    def _every_input(cls, weights: dict[str, float]) -> dict[str, float]:
-        if set(weights) != {*CONFIDENCE_FEATURES, "bias"}:
-            raise ValueError(f"calibration must name exactly: {', '.join(CONFIDENCE_FEATURES)}, bias")
+    def _known_inputs(cls, weights: dict[str, float]) -> dict[str, float]:
+        if "bias" not in weights or not set(weights) <= {*CONFIDENCE_FEATURES, "bias"}:
+            raise ValueError(f"calibration must name a bias and only these: {', '.join(CONFIDENCE_FEATURES)}")
         return weights
 
 

@@ -39,11 +39,16 @@ MAX_QUESTION_TOKENS = 128
 
 @dataclass(frozen=True)
 class Guess:
-    """A span of the text (character offsets) and the has-answer score of the text."""
+    """A span of the text (character offsets) and the has-answer score of the text.
+
+    ``null`` is the network's [CLS] (no-answer) logit, which the evaluation's confidence fits read
+    beside ``has_answer``; readers that have none leave it 0.
+    """
 
     start: int
     end: int
     has_answer: float
+    null: float = 0.0
 
 
 @runtime_checkable
@@ -205,7 +210,8 @@ class BundledExtractor:
                 tokens = _tokens_of(offsets[i], context.tolist(), hint)
                 if tokens is not None and float(pairs[tokens]) >= top - margin:
                     s, e = hint
-            guesses.append(Guess(start=s, end=e, has_answer=top - float(starts[i][0] + ends[i][0])))
+            null = float(starts[i][0] + ends[i][0])
+            guesses.append(Guess(start=s, end=e, has_answer=top - null, null=null))
         return guesses
 
 

@@ -7,6 +7,9 @@ weights are fitted by ``eval/tune_reader.py`` (``qa/data/reader/weights.json``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import snowballstemmer
 
 from qa.retrieval import STOPWORDS
 
@@ -56,11 +59,13 @@ def content_stems(text: str) -> set[str]:
     return {stem(w) for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS}
 
 
-
-
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
-    """A crude suffix stripper, enough to match 'needed' with 'need' and 'built' with 'build'."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    """The Snowball (Porter2) English stem of a lower-cased word: 'died' and 'dies' meet 'die',
+    'needed' meets 'need'. Snowball rather than FTS5's original Porter, which leaves 'died' as
+    'di' apart from 'die'; cached, since a few thousand words make up most questions and
+    sentences (a stem costs about 50 microseconds)."""
+    return str(_ENGLISH.stemWord(word))
+
+
+_ENGLISH = snowballstemmer.stemmer("english")

@@ -109,7 +109,7 @@ class Reader:
         choice = self.choose(question, scored, view)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
         best = choice.candidate
-        confidence = self.confidence(best.features, choice.score, choice.guess.has_answer)
+        confidence = self.confidence(best.features, choice.score, choice.guess)
         if confidence < self.settings.threshold:
             return Reading(confidence=confidence, timings_ms=timings)
         start, end = self._joined(best, scored)
@@ -186,13 +186,13 @@ class Reader:
         top = sorted(scored, key=lambda c: c.score, reverse=True)[:width]
         texts = [c.sentence.text for c in top]
         reason = question_type(question) == "reason"
-        hints = [None if reason else self._hint(question, t) for t in texts]
+        hints = [None if reason else self.hint(question, t) for t in texts]
         guesses = self.extractor.spans(question, texts, hints, self.settings.hint_margin)
         w = self.settings.extractor_weight
         return max((_Choice(c, g, c.score + w * g.has_answer) for c, g in zip(top, guesses, strict=True)),
                    key=lambda choice: choice.score)
 
-    def _hint(self, question: str, sentence: str) -> tuple[int, int] | None:
+    def hint(self, question: str, sentence: str) -> tuple[int, int] | None:
         """``key_span``'s phrase when enough question words lead up to it in order."""
         span = key_span(question, sentence)
         if span is None:
@@ -201,11 +201,13 @@ class Reader:
         before = [stem(w) for w in re.findall(r"\w+", sentence[: span[0]].lower())][-LEAD_WORDS:]
         return span if ordered_overlap(q_order, before) >= self.settings.hint_words else None
 
-    def confidence(self, features: tuple[float, ...], score: float, has_answer: float) -> float:
-        """P(the chosen sentence answers), from the calibrated logistic model."""
-        named = dict(zip(FEATURES, features, strict=True)) | {"score": score, "has_answer": has_answer}
+    def confidence(self, features: tuple[float, ...], score: float, guess: Guess) -> float:
+        """P(the chosen sentence answers), from the calibrated logistic model over the inputs
+        its calibration names (``CONFIDENCE_FEATURES``)."""
+        named = dict(zip(FEATURES, features, strict=True)) | {
+            "score": score, "has_answer": guess.has_answer, "null": guess.null}
         weights = self.settings.calibration
-        return _sigmoid(sum(weights[n] * named[n] for n in CONFIDENCE_FEATURES) + weights["bias"])
+        return _sigmoid(sum(weights[n] * named[n] for n in CONFIDENCE_FEATURES if n in weights) + weights["bias"])
 
     def _joined(self, best: Candidate, scored: list[Candidate]) -> tuple[int, int]:
         """The span of the best sentence, widened by adjacent same-paragraph sentences that score
