@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
-from qa_eval.fit_reader import SELECTION, Asked, fit_selection
+import pytest
+from qa_eval.fit_reader import (
+    CHECKS,
+    CONFIDENCE_FEATURES,
+    SELECTION,
+    Asked,
+    Design,
+    Fitted,
+    evidence_checks,
+    fit_selection,
+    weights_file,
+)
 from qa_eval.reader_windows import NEIGHBOUR_CHARS, whole_words, window
 
-from qa.settings import FEATURES
+from qa.settings import FEATURES, ReaderSettings
 
 
 def test_a_window_holds_its_sentence_at_its_focus_between_its_neighbours() -> None:
@@ -39,7 +53,50 @@ def test_the_selection_fit_learns_which_feature_marks_the_answering_sentence() -
         holds[int(np.argmax(features[:, 3] + 0.3 * rng.normal(size=6)))] = True  # feature 3 tells
         asked.append(Asked(id=str(i), question="q", title="t", part="v1", in_corpus=True, answers=["a"],
                            features=features, has=np.zeros(6), null=np.zeros(6), holds=holds,
-                           texts=[""] * 6, spans=[(0, 0)] * 6, places=[("a", 0, 1, 0)] * 6))
-    w = fit_selection(asked, width=6)
+                           texts=[""] * 6, checks=np.zeros((6, len(CHECKS))), spans=[(0, 0)] * 6,
+                           places=[("a", 0, 1, 0)] * 6))
+    w = fit_selection(asked, Design(width=6))
     assert len(w) == len(SELECTION)
     assert int(np.argmax(np.abs(w))) == 3
+
+
+def test_a_fitted_design_becomes_a_weights_file_the_reader_accepts(tmp_path: Path) -> None:
+    inputs = tmp_path / "candidates.json.gz"
+    inputs.write_bytes(b"data")
+    w = np.arange(len(SELECTION), dtype=float)
+    cal = np.append(np.linspace(-1, 1, len(CONFIDENCE_FEATURES)), -2.0)
+    written = weights_file(Fitted(Design(width=6), w, cal, 0.35), 0.25, [inputs], {"answer_accuracy": 0.8})
+    settings = ReaderSettings.model_validate({k: written[k] for k in (
+        "sentence_weights", "rerank", "extractor_weight", "calibration", "threshold", "join_margin")})
+    assert settings.sentence_weights == {f: float(i) for i, f in enumerate(FEATURES)}
+    assert settings.extractor_weight == len(FEATURES) and settings.calibration["bias"] == -2.0
+    assert (settings.threshold, settings.join_margin, settings.rerank) == (0.25, 0.35, 6)
+    assert written["out_of_fold"] == {"answer_accuracy": 0.8}
+    assert written["inputs_sha256"]["candidates.json.gz"] == hashlib.sha256(b"data").hexdigest()
+    with pytest.raises(ValueError, match="no near-miss checks"):
+        weights_file(Fitted(Design(6, (), CHECKS), w, np.append(cal, np.zeros(len(CHECKS))), 0.35), 0.25, [inputs], {})
+
+
+SENTENCE = "On 7 January 1943, at the age of 86, Tesla died alone in room 3327 of the New Yorker Hotel."
+
+
+def test_checks_are_quiet_when_the_sentence_answers() -> None:
+    checks = evidence_checks("Where did Nikola Tesla die in 1943?", SENTENCE, "New Yorker Hotel", SENTENCE)
+    assert set(checks) == set(CHECKS)
+    assert checks["names_missing"] == 0.5  # "Nikola" is not in the sentence; "Tesla" is
+    assert checks["numbers_missing"] == 0.0
+    assert checks["negation_mismatch"] == 0.0
+    assert checks["span_type"] == 1.0  # a place was asked for and a capitalised name is highlighted
+    assert checks["span_echo"] == 0.0
+
+
+def test_checks_flag_what_near_miss_questions_change() -> None:
+    sentence = "The Broncos beat the Panthers 24-10 in February 2016."
+    swapped = evidence_checks("Who did the Seahawks beat in 2015?", sentence, "the Panthers", sentence)
+    assert swapped["names_missing"] == 1.0 and swapped["numbers_missing"] == 1.0
+    negated = evidence_checks("Who did the Broncos not beat?", sentence, "the Panthers", sentence)
+    assert negated["negation_mismatch"] == 1.0
+    echoed = evidence_checks("Who did the Broncos beat?", sentence, "The Broncos", sentence)
+    assert echoed["span_echo"] == 1.0
+    wrong_kind = evidence_checks("When did the Broncos win?", sentence, "the Panthers", sentence)
+    assert wrong_kind["span_type"] == 0.0
