@@ -6,8 +6,8 @@ The extractor reads each candidate sentence alone with the runtime's key-span hi
 ``Reader.choose`` does. It was fine-tuned on 12 of the 24 v1.1 articles (its card lists them), so
 only questions about the other 12 give fair figures: pass ``--held-out`` to ``fit_reader``.
 
-Usage (about 5 minutes on 2 cores):
-    python -m qa_eval.extractor_preds eval/.cache/reader-data/candidates.json.gz OUT.json.gz
+Usage (25 to 30 minutes on 2 cores for the 12 candidates of 12,968 questions):
+    python -m qa_eval.extractor_preds eval/.cache/reader-fit/candidates.json.gz OUT.json.gz
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Data for the in-context reader experiment: what the reader is shown for every SQuAD question.
+"""Data for the reader experiments (the refit and the in-context reader): what the reader is
+shown for every SQuAD question.
 
 Three indexes, as ``qa eval answers`` builds them: every article of the v1.1 file (its answerable
 questions), every article of the v2.0 file (its answerable and unanswerable questions), and
 every other v1.1 title (questions about the other half are out of the corpus). For each question
 the reader's candidate sentences come from retrieval as ``answer()`` runs it; the ``WIDTH`` best
-by the sentence score are kept with their features and their reading windows (the sentence
-between its neighbours). A window is labelled with the gold answer's span when its sentence holds
+by a fixed sentence score (``PRE_RANK``) are kept with their features and their reading windows
+(the sentence between its neighbours). A window is labelled with the gold answer's span when its sentence holds
 one, else with [CLS] (no answer here): unanswerable and out-of-corpus questions give only
 [CLS] windows, and those are the near-misses abstention must learn. An answerable question's
 gold sentence is added for training when retrieval missed it (never for evaluation).

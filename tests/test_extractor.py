@@ -38,7 +38,7 @@ def test_seed_sentence_key_span(extractor: Extractor) -> None:
     # The network alone misses which subject the question names; the heuristic hint fixes it
     # within the reader's margin, and a hint the network scores far below its best is ignored.
     question = "What did Iran badly need from Russia?"
-    hint = Reader(extractor)._hint(question, SEED_SENTENCE)
+    hint = Reader(extractor).hint(question, SEED_SENTENCE)
     guess = extractor.spans(question, [SEED_SENTENCE], [hint], ReaderSettings().hint_margin)[0]
     assert SEED_SENTENCE[guess.start : guess.end] == "the expertise"
     far = SEED_SENTENCE.index("perfect match")

@@ -1,4 +1,5 @@
-"""The in-context reader experiment's pure parts (eval/README.md): windows and the out-of-fold fit."""
+"""The reader experiments' pure parts (eval/README.md): windows, the out-of-fold fit, the weights
+file it writes and the near-miss checks."""
 
 from __future__ import annotations
 
