@@ -25,7 +25,7 @@ from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
 from qa.reader.spans import LEAD_WORDS, key_span, ordered_overlap
 from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
-from qa.settings import CONFIDENCE_FEATURES, FEATURES, LexicalSettings, ReaderSettings
+from qa.settings import FEATURES, LexicalSettings, ReaderSettings
 from qa.store import SentenceRow
 
 # Sentences of one paragraph are separated by at most this many characters (a space, or a
@@ -203,11 +203,10 @@ class Reader:
 
     def confidence(self, features: tuple[float, ...], score: float, guess: Guess) -> float:
         """P(the chosen sentence answers), from the calibrated logistic model over the inputs
-        its calibration names (``CONFIDENCE_FEATURES``)."""
+        its calibration names (some of ``CONFIDENCE_FEATURES``, which the settings check)."""
         named = dict(zip(FEATURES, features, strict=True)) | {
-            "score": score, "has_answer": guess.has_answer, "null": guess.null}
-        weights = self.settings.calibration
-        return _sigmoid(sum(weights[n] * named[n] for n in CONFIDENCE_FEATURES if n in weights) + weights["bias"])
+            "score": score, "has_answer": guess.has_answer, "null": guess.null, "bias": 1.0}
+        return _sigmoid(sum(w * named[n] for n, w in self.settings.calibration.items()))
 
     def _joined(self, best: Candidate, scored: list[Candidate]) -> tuple[int, int]:
         """The span of the best sentence, widened by adjacent same-paragraph sentences that score
