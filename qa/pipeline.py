@@ -158,8 +158,9 @@ class QA:
         self.store: Store | Shards = Store.open(self.directory, wanted, create=new,
                                                approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
-        self.reader = Reader(extractor or BundledExtractor(cache_dir=cache / "extractor"),
-                             self.settings.reader, self.settings.retrieval.lexical)
+        extractor = extractor or BundledExtractor(cache_dir=cache / "extractor",
+                                                  backend=self.settings.extractor_backend)
+        self.reader = Reader(extractor, self.settings.reader, self.settings.retrieval.lexical)
         if new and sample:
             self.ingest([sample_corpus()], progress=progress)
 
@@ -180,8 +181,9 @@ class QA:
         wanted = _wanted(index_settings, recorded, self.embedder)
         self.store = Shards.open(layout, wanted, create=create, approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
-        self.reader = Reader(extractor or BundledExtractor(cache_dir=cache / "extractor"),
-                             self.settings.reader, self.settings.retrieval.lexical)
+        extractor = extractor or BundledExtractor(cache_dir=cache / "extractor",
+                                                  backend=self.settings.extractor_backend)
+        self.reader = Reader(extractor, self.settings.reader, self.settings.retrieval.lexical)
         if new and sample:
             self.ingest([sample_corpus()], progress=progress)
 

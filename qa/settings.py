@@ -5,6 +5,7 @@
 
     QA_INDEX                index directory                        (Settings.index_dir)
     QA_EMBEDDING_BACKEND    torch | onnx | onnx-int8               (Settings.embedding_backend)
+    QA_EXTRACTOR_BACKEND    onnx | onnx-int8                       (Settings.extractor_backend)
     QA_APPROXIMATE_ABOVE    vectors above which search uses HNSW   (Settings.approximate_above)
     QA_BATCH_VECTORS        vectors per ingest commit              (Settings.batch_vectors)
     QA_CACHE_DIR            where model exports are cached         (Settings.cache_dir)
@@ -31,6 +32,7 @@ from qa.errors import ConfigError
 from qa.models import RetrievalMode
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
+ExtractorBackend = Literal["onnx", "onnx-int8"]
 READER_WEIGHTS = Path(str(resources.files("qa") / "data" / "reader" / "weights.json"))
 # The sentence features and confidence inputs, in the order the reader computes them.
 FEATURES = ("cosine", "bm25_relative", "passage_relative", "type_match", "coverage",
@@ -145,6 +147,8 @@ class Settings(_Settings):
     # README, Performance), twice as fast, and a server that never imports torch (about 0.5 GB
     # less) once the export is cached.
     embedding_backend: Backend = "onnx"
+    # The span extractor's network: ``onnx`` is the float network; ``onnx-int8`` its weights in int8.
+    extractor_backend: ExtractorBackend = "onnx"
     approximate_above: int = Field(default=100_000, ge=0,
                                    description="an index of more vectors is searched through HNSW")
     batch_vectors: int = Field(default=2048, ge=1, description="vectors per crash-safe ingest commit")
@@ -207,6 +211,7 @@ class Settings(_Settings):
 _ENV = {
     "QA_INDEX": "index_dir",
     "QA_EMBEDDING_BACKEND": "embedding_backend",
+    "QA_EXTRACTOR_BACKEND": "extractor_backend",
     "QA_APPROXIMATE_ABOVE": "approximate_above",
     "QA_BATCH_VECTORS": "batch_vectors",
     "QA_CACHE_DIR": "cache_dir",

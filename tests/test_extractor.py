@@ -87,3 +87,31 @@ def test_whole_words_trims_punctuation() -> None:
     assert text[slice(*_whole_words(text, 3, 15))] == "cost (about)"
     assert text[slice(*_whole_words(text, 9, 15))] == "about"
     assert text[slice(*_whole_words(text, 33, 37))] == "Bob"
+
+
+@pytest.mark.slow
+def test_texts_read_in_runs_by_length_score_as_each_alone(extractor: Extractor) -> None:
+    """Texts are read a few at a time, each run cut to its longest text (``RUN_TEXTS``): what
+    each text gets must not depend on the others in its call."""
+    question = "Which team won Super Bowl 50?"
+    texts = ["Denver won.", SEED_SENTENCE, "The weather in Lisbon was mild that spring, " * 6,
+             "Super Bowl 50 was won by the Denver Broncos, who beat the Carolina Panthers 24-10.", "No."]
+    together = extractor.spans(question, texts)
+    for text, guess in zip(texts, together, strict=True):
+        alone = extractor.spans(question, [text])[0]
+        assert (alone.start, alone.end) == (guess.start, guess.end)
+        assert alone.has_answer == pytest.approx(guess.has_answer, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_int8_backend_is_its_own_export_and_reads_like_the_float_one(extractor: Extractor, tmp_path: Path) -> None:
+    int8 = BundledExtractor(cache_dir=tmp_path, backend="onnx-int8")
+    int8.warm_up()
+    assert sorted(f.name.endswith("-int8.onnx") for f in tmp_path.glob("*.onnx")) == [False, True]
+    guess = int8.spans("What did Russia badly need?", [SEED_SENTENCE])[0]
+    assert normalize_answer(SEED_SENTENCE[guess.start : guess.end]) == "cash"
+    texts = ["The weather in Lisbon was mild that spring.",
+             "Super Bowl 50 was won by the Denver Broncos, who beat the Carolina Panthers 24-10."]
+    guesses = int8.spans("Which team won Super Bowl 50?", texts)
+    assert guesses[1].has_answer > guesses[0].has_answer
+    assert normalize_answer(texts[1][guesses[1].start : guesses[1].end]) == "denver broncos"

@@ -49,11 +49,8 @@ def export_onnx(name: str, backend: Backend, directory: Path) -> Path:
 
     The export traces the bundled PyTorch weights (no download) with eager attention, whose
     graph ONNX Runtime fuses into its attention kernel. ``onnx-int8`` quantises that export's
-    weights to int8 per output channel; the feed-forward output projections of the first two
-    layers stay float, because their activations span the widest range and quantising them cost
-    the most agreement (min cosine to torch 0.9897 -> 0.9919 on 200 sample chunks kept float).
-    Files are written to a temporary name and renamed, so a concurrent or interrupted export
-    never leaves a half-written model behind.
+    weights to int8 (``quantise``). Files are written to a temporary name and renamed, so a
+    concurrent or interrupted export never leaves a half-written model behind.
 
     Raises:
         ValueError: ``backend`` is not an ONNX backend.
@@ -64,23 +61,31 @@ def export_onnx(name: str, backend: Backend, directory: Path) -> Path:
     target = directory / f"{name}-{backend}-v{_EXPORT_VERSION}.onnx"
     if target.exists():
         return target
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     if backend == "onnx-int8":
-        source = export_onnx(name, "onnx", directory)
-        import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        graph = onnx.load(str(source), load_external_data=False).graph
-        keep_float = [n.name for n in graph.node if n.op_type == "MatMul"
-                      and re.search(r"/encoder/layer\.[01]/output/dense/", n.name)]
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        quantize_dynamic(source, tmp, weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=keep_float,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        quantise(export_onnx(name, "onnx", directory), tmp)
     else:
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         in_child("qa.embedding.onnx", "trace_to_onnx", name, str(tmp))
     os.replace(tmp, target)
     return target
+
+
+def quantise(source: Path, target: Path) -> None:
+    """Write ``source``'s BERT graph to ``target`` with its weights dynamically quantised to int8
+    per output channel, except the feed-forward output projections of layers 0 and 1.
+
+    Those two carry the widest activations; kept float, the embedder's min cosine to torch rose
+    from 0.9897 to 0.9919 (200 sample chunks) and the span extractor's re-read choice agreed with
+    its float network on 88.7% of the bench's questions instead of 85.0%.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    keep_float = [n.name for n in graph.node if n.op_type == "MatMul"
+                  and re.search(r"/encoder/layer\.[01]/output/dense/", n.name)]
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True,
+                     nodes_to_exclude=keep_float, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 def in_child(module: str, function: str, *args: str) -> None:
