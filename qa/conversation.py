@@ -106,10 +106,11 @@ def _topics(question: str, answer: str, asked: str) -> tuple[list[str], list[str
     """What a pronoun in ``asked`` may stand for after ``question`` and its ``answer``: (people, things).
 
     Likeliest first: a person pronoun after "Who won Super Bowl 50?" means the first new name in
-    the answer; otherwise the subject after the auxiliary ("Who was [Nikola Tesla]?", "What is [the
-    capital of Australia]?"), the object of "Who proclaimed [the oil embargo]?", then every other
-    name. A name after a verb that ``asked`` repeats comes first for things ("When was it built?"
-    after "... to build Bushehr?"); the person of "Who was Nikola Tesla?" is no thing.
+    the answer; otherwise the subject after the auxiliary ("Who was [Nikola Tesla]?", "Who was [the
+    Super Bowl 50 MVP]?", "What is [the capital of Australia]?"), the object of "Who proclaimed
+    [the oil embargo]?", then every other name. A name after a verb that ``asked`` repeats comes
+    first for things ("When was it built?" after "... to build Bushehr?"); the person of "Who was
+    Nikola Tesla?" is no thing.
     """
     names = [n for n in _names(question) if _usable(n)]
     found = [n for n in _names(answer) if _usable(n) and not any(_same(n, m) for m in names)]
@@ -117,9 +118,12 @@ def _topics(question: str, answer: str, asked: str) -> tuple[list[str], list[str
     subject: list[str] = []
     m = _SUBJECT.match(question)
     copula = m is not None and m.group(1).lower() in ("is", "was", "are", "were")
+    asks_who = question.lower().lstrip().startswith("who")
     if m:
         rest = m.group(2)
-        if any(rest.startswith(n) for n in names):
+        if asks_who and copula and len(rest.split()) <= 6:
+            subject.append(rest)  # the whole description: "Who was [the Super Bowl 50 MVP]?"
+        elif any(rest.startswith(n) for n in names):
             subject.append(next(n for n in names if rest.startswith(n)))
         elif re.match(r"(?:the|a|an) ", rest, re.IGNORECASE) and len(rest.split()) <= 6:
             words = rest.split()  # "the capital of Australia" after is/was; "the embargo" of "did the embargo cause"
@@ -130,7 +134,6 @@ def _topics(question: str, answer: str, asked: str) -> tuple[list[str], list[str
         subject.append(" ".join(words[:min(stop, 5)]))
     verbs = {w.low[:4] for w in _words(asked) if len(w.low) >= 4 and w.low not in _FUNCTION}
     echoed = [n for n in names if any(b.lower()[:4] in verbs for b in question[:question.find(n)].split()[-1:])]
-    asks_who = question.lower().lstrip().startswith("who")
     person = subject[:1] if m and subject and (subject[0] in names or asks_who) else []
     people = (found[:1] if who_did else []) + person + names + found  # not "the boiling point of tungsten"
     things = [t for t in echoed + subject + names + found  # "it" is not "Who was [Nikola Tesla]?"

@@ -58,7 +58,7 @@ from qa.models import (
 from qa.progress import Progress
 from qa.reader import BundledExtractor, Extractor, Reader, Reading
 from qa.reader.metadata import CONFIDENCE as METADATA_CONFIDENCE
-from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field, refers_back
+from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field, naming, refers_back
 from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
 from qa.shards import IndexLocation, ShardLayout, Shards, locate
@@ -281,15 +281,16 @@ class QA:
             spent = {"retrieve_ms": (time.perf_counter() - began) * 1000}
             from_metadata = self._from_metadata(question, passages, history)
             if from_metadata is not None:
-                return _cited_metadata(question, from_metadata, passages), spent
+                named = naming(question, from_metadata.article.title) if history and refers_back(question) else None
+                return _cited_metadata(question, from_metadata, passages, named), spent
             reading = self.reader.read(resolved, query_vector, passages, self.store)
             return self._cited(question, reading, passages), spent | reading.timings_ms
 
         answer, spent = self._consistently(read)
         timings |= spent
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return answer.model_copy(update={
-            "resolved_question": resolved if resolved != question else None, "timings_ms": timings})
+        shown = answer.resolved_question or (resolved if resolved != question else None)
+        return answer.model_copy(update={"resolved_question": shown, "timings_ms": timings})
 
     def _consistently(self, read: Callable[[], T]) -> T:
         """``read()`` inside one snapshot of the index (``Store.snapshot``): its passages,
@@ -356,14 +357,15 @@ class QA:
                       citations=[citation], passages=passages)
 
 
-def _cited_metadata(question: str, found: MetadataAnswer, passages: list[Passage]) -> Answer:
-    """A metadata answer: the field's value, cited as that field of its article."""
+def _cited_metadata(question: str, found: MetadataAnswer, passages: list[Passage], named: str | None) -> Answer:
+    """A metadata answer: the field's value, cited as that field of its article; ``named`` is the
+    question as shown when it named its article only as "it" (``naming``)."""
     article = found.article
     citation = Citation(number=1, article_id=article.id, title=article.title, url=article.url, start=0, end=0,
                         quote=found.value, kind="metadata", field=found.field, author=article.author,
                         published=article.published)
     return Answer(question=question, found=True, text=found.value, confidence=METADATA_CONFIDENCE,
-                  citations=[citation], passages=passages)
+                  citations=[citation], passages=passages, resolved_question=named)
 
 
 def _wanted(asked: IndexSettings | None, recorded: IndexSettings | None, embedder: Embedder) -> IndexSettings:

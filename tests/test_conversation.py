@@ -64,6 +64,7 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("When was that?", SUPER_BOWL, "When was Super Bowl 50?"),
     ("What is its population?", "Who is the president of Poland?", "What is Poland's population?"),
     ("When was he born?", "Who is the president of Poland?", "When was the president of Poland born?"),
+    ("How many sacks did he get?", "Who was the Super Bowl 50 MVP?", "How many sacks did the Super Bowl 50 MVP get?"),
 ]
 
 

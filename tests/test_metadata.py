@@ -88,10 +88,18 @@ def test_author_date_and_source_questions_are_answered_from_metadata(two_article
 
 
 def test_who_wrote_it_names_the_article_of_the_turn_before(two_articles: QA) -> None:
-    for earlier, author in (("Where is the Zorblat Fair held?", "Mina Okafor"),
-                            ("What did Iran badly need from Russia?", "David Patrikarakos")):
-        a = two_articles.answer("Who wrote that article?", history=[earlier])
-        assert a.found and a.text == author and a.citations[0].field == "author", (earlier, a.text)
+    """The answer is that article's author, and the question is shown naming the article, not
+    the earlier turn's topic ("Who wrote Iran?" was shown before)."""
+    putin = "Putin and the Ayatollah: A Bromance to Watch"
+    for earlier, author, title in (("Where is the Zorblat Fair held?", "Mina Okafor", "The Zorblat Fair"),
+                                   ("What did Iran badly need from Russia?", "David Patrikarakos", putin)):
+        for question, shown in (("Who wrote that article?", f"Who wrote “{title}”?"),
+                                ("Who wrote it?", f"Who wrote “{title}”?"),
+                                ("When was it published?", f"When was “{title}” published?")):
+            a = two_articles.answer(question, history=[earlier])
+            assert a.found and a.citations[0].kind == "metadata", (earlier, question, a.text)
+            assert a.text == author or question.startswith("When"), (earlier, a.text)
+            assert a.resolved_question == shown
 
 
 @pytest.mark.slow  # the question goes on to the reader, whose extractor loads a model

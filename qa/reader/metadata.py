@@ -80,6 +80,13 @@ def refers_back(question: str) -> bool:
     return bool(_BACK.search(question)) and not re.search(rf"\bthe\b[^?]*\b{_NOUN}\b", question, re.IGNORECASE)
 
 
+def naming(question: str, title: str) -> str:
+    """``question`` with its "it" / "this article" replaced by the article's title in quotes, as
+    the follow-up is shown: "Who wrote it?" after a question about Bushehr reads "Who wrote
+    “Putin and the Ayatollah: A Bromance to Watch”?", not "Who wrote Bushehr?"."""
+    return _BACK.sub(lambda _: f"“{title}”", question, count=1)
+
+
 def answer_from_metadata(field: MetadataField, question: str, passages: list[Passage],
                          article: Article | None) -> MetadataAnswer | None:
     """The metadata answer to ``question``, which asks for ``field`` (``asked_field``), when
