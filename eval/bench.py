@@ -293,8 +293,8 @@ def _run(scales: Sequence[int], settings: Settings, dataset: Path, cache: Path, 
             b: backend_recall(f, b, dataset, retrieval_limit, cache) for b, f in backends.backends.items()}})
     return BenchReport(
         date=dt.date.today().isoformat(), machine=_machine(), backend=backend,
-        model_load_seconds=model_load_seconds, quick=quick, base_articles=len(articles),
-        questions=len(questions), scales=entries, embedding_backends=backends)
+        extractor_backend=settings.extractor_backend, model_load_seconds=model_load_seconds, quick=quick,
+        base_articles=len(articles), questions=len(questions), scales=entries, embedding_backends=backends)
 
 
 def _machine() -> Machine:

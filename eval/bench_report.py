@@ -109,6 +109,7 @@ class BenchReport(Report):
     date: str
     machine: Machine
     backend: str
+    extractor_backend: str = "onnx"  # not recorded before the int8 extractor existed
     model_load_seconds: float
     quick: bool
     base_articles: int
@@ -125,7 +126,8 @@ class BenchReport(Report):
         return [
             f"# Benchmark ({self.date})", "",
             f"Machine: {m.cpu}, {m.cores} cores, Python {m.python} (1-minute load average at "
-            f"the end: {m.load_average_1min_at_end}). Embedding backend: `{self.backend}`. "
+            f"the end: {m.load_average_1min_at_end}). Embedding backend: `{self.backend}`; span "
+            f"extractor: `{self.extractor_backend}`. "
             f"Base corpus: {self.base_articles} articles (the sample corpus); scale s adds s - 1 "
             "**synthetic** copies (titles marked, words dropped and swapped at 3%).", "",
         ]

@@ -147,7 +147,9 @@ class Settings(_Settings):
     # README, Performance), twice as fast, and a server that never imports torch (about 0.5 GB
     # less) once the export is cached.
     embedding_backend: Backend = "onnx"
-    # The span extractor's network: ``onnx`` is the float network; ``onnx-int8`` its weights in int8.
+    # The span extractor's network: ``onnx`` is the float network; ``onnx-int8`` its weights in
+    # int8, which extracts in about half the time but scored 0.2-0.7 points lower on every answer
+    # figure over the dev half (eval/README.md, "The extractor's speed"), so it is not the default.
     extractor_backend: ExtractorBackend = "onnx"
     approximate_above: int = Field(default=100_000, ge=0,
                                    description="an index of more vectors is searched through HNSW")

@@ -9,10 +9,11 @@ import pytest
 from qa_eval.squad import load_questions
 from qa_eval.tuning import extractor_card
 
+from qa.errors import ConfigError
 from qa.metrics import f1_score, normalize_answer
 from qa.reader import BundledExtractor, Extractor, Reader
 from qa.reader.extractor import WEIGHTS_DIR, _whole_words
-from qa.settings import ReaderSettings
+from qa.settings import ReaderSettings, Settings
 
 SEED_SENTENCE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
 
@@ -115,3 +116,10 @@ def test_int8_backend_is_its_own_export_and_reads_like_the_float_one(extractor: 
     guesses = int8.spans("Which team won Super Bowl 50?", texts)
     assert guesses[1].has_answer > guesses[0].has_answer
     assert normalize_answer(texts[1][guesses[1].start : guesses[1].end]) == "denver broncos"
+
+
+def test_extractor_backend_comes_from_the_environment() -> None:
+    assert Settings.from_env(environ={"QA_EXTRACTOR_BACKEND": "onnx-int8"}).extractor_backend == "onnx-int8"
+    assert Settings().extractor_backend == "onnx"
+    with pytest.raises(ConfigError, match="QA_EXTRACTOR_BACKEND"):
+        Settings.from_env(environ={"QA_EXTRACTOR_BACKEND": "fast"})
