@@ -27,7 +27,7 @@ import numpy as np
 from qa.embedding.onnx import in_child, model_path, onnx_session, quantise, trace_module
 from qa.loading import load_once, offline
 from qa.models import DEFAULT_MODEL
-from qa.settings import ExtractorBackend
+from qa.settings import ExtractorBackend, Settings
 
 WEIGHTS_DIR = Path(str(resources.files("qa") / "data" / "extractor"))
 MAX_SPAN_TOKENS = 30
@@ -167,12 +167,8 @@ class BundledExtractor:
 
     def __init__(self, weights: Path = WEIGHTS_DIR, cache_dir: Path | None = None,
                  backend: ExtractorBackend = "onnx") -> None:
-        if cache_dir is None:
-            from qa.settings import Settings
-
-            cache_dir = Settings().model_cache()
         self._weights = weights
-        self._cache_dir = cache_dir
+        self._cache_dir = Settings().model_cache() if cache_dir is None else cache_dir
         self.backend = backend
         self._session: _Loaded | None = None
 
