@@ -148,7 +148,7 @@ class Settings(_Settings):
     # less) once the export is cached.
     embedding_backend: Backend = "onnx"
     # The span extractor's network: ``onnx`` is the float network; ``onnx-int8`` its weights in
-    # int8, which extracts in about half the time but scored 0.2-0.7 points lower on every answer
+    # int8, which extracts in about 60% of the time but scored 0.2-0.7 points lower on every answer
     # figure over the dev half (eval/README.md, "The extractor's speed"), so it is not the default.
     extractor_backend: ExtractorBackend = "onnx"
     approximate_above: int = Field(default=100_000, ge=0,
