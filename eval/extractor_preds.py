@@ -1,10 +1,12 @@
-"""The shipped span extractor's reading of every candidate sentence, in ``train_reader.py``'s
-predictions format, so ``fit_reader`` can refit the sentence choice and the confidence around the
-extractor that ships (with near-misses in the confidence's data) and measure them out of fold.
+"""A span extractor's reading of every candidate sentence, in ``train_reader.py``'s predictions
+format, so ``fit_reader`` can refit the sentence choice and the confidence around the extractor
+(with near-misses in the confidence's data) and measure them out of fold.
 
 The extractor reads each candidate sentence alone with the runtime's key-span hint, exactly as
-``Reader.choose`` does. It was fine-tuned on 12 of the 24 v1.1 articles (its card lists them), so
-only questions about the other 12 give fair figures: pass ``--held-out`` to ``fit_reader``.
+``Reader.choose`` does. It is the one ``answer()`` runs: the shipped model, or
+``$QA_EXTRACTOR_WEIGHTS``'s. The shipped model trained on all 24 v1.1 articles, so
+``eval/fit_reader.sh`` runs a fold's model (12 articles; its card lists them), and only questions
+about the other 12 give fair figures: pass that card as ``--held-out`` to ``fit_reader``.
 
 Usage (25 to 30 minutes on 2 cores for the 12 candidates of 12,968 questions):
     python -m qa_eval.extractor_preds eval/.cache/reader-fit/candidates.json.gz OUT.json.gz
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from qa.reader import BundledExtractor, Reader
 from qa.reader.features import question_type
+from qa.settings import Settings
 
 COLUMNS = ["question", "text", "focus_start", "null", "score", "start", "end"]
 
@@ -31,7 +34,7 @@ def read_all(data: Path) -> dict[str, object]:
         raw = json.load(f)
     with gzip.open(data.parent / "bundle" / "windows.json.gz", "rt", encoding="utf-8") as f:
         bundle = json.load(f)
-    reader = Reader(BundledExtractor())
+    reader = Reader(BundledExtractor(Settings.from_env().extractor_weights))
     margin = reader.settings.hint_margin
     predictions: list[list[float | int]] = []
     seen: set[tuple[int, int, int]] = set()

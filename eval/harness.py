@@ -32,10 +32,11 @@ from .reports import (
     RetrievalReport,
     SquadV2,
     Subset,
+    V2Rates,
     write_json,
 )
 from .squad import Question, answerable, load_questions, read_squad, sample, squad_title
-from .tuning import reader_tuning, unseen_titles
+from .tuning import extractor_label, reader_tuning, unseen_titles
 
 MODES: tuple[RetrievalMode, ...] = ("lexical", "dense", "fused")
 DEPTH = 20  # passages retrieved per question: recall@20 and the recall curve's last point
@@ -131,8 +132,8 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
     qa = QA(build_index(dataset, cache, settings=settings)[0], sample=False, create=False, settings=settings)
     qa.warm_up()
     main = _answer_all(qa, questions, "Answering")
-    # The span extractor was fine-tuned on half the articles; the other half's figures are the
-    # honest ones for articles it has never seen.
+    # The shipped span extractor trained on every article here; a fold's model
+    # ($QA_EXTRACTOR_WEIGHTS) on half, and the other half's figures are the honest ones.
     unseen = unseen_titles()
     unseen_graded = [g for g, q in zip(main.graded, questions, strict=True) if q.title in unseen]
 
@@ -145,7 +146,8 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
     out_run = _answer_all(half, [q for q in questions if q.title not in in_titles], "Out-of-corpus")
     report = AnswersReport(
         dataset=str(dataset), questions=len(questions), **main.summary.model_dump(),
-        extractor_unseen_articles=_subset(unseen_graded),
+        extractor=extractor_label(),
+        extractor_unseen_articles=_subset(unseen_graded) if unseen else None,
         abstention=Abstention(
             auroc=round(auroc([g.confidence for g in in_run.graded], [g.confidence for g in out_run.graded]), 4),
             answered_in_corpus=round(_share(g.found for g in in_run.graded), 4),
@@ -153,7 +155,7 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
             in_corpus_questions=len(in_run.graded), out_of_corpus_questions=len(out_run.graded),
             threshold=settings.reader.threshold),
         fitted_on_nothing=_fitted_on_nothing(main, questions, unseen, tuning_set),
-        squad_v2=_squad_v2(v2_dataset, cache, limit, settings) if v2_dataset is not None else None,
+        squad_v2=_squad_v2(v2_dataset, cache, limit, settings, unseen) if v2_dataset is not None else None,
         regression=(evaluate_regression(regression_set, cache, out=out, settings=settings).scores()
                     if regression_set is not None else None))
     if out is not None:
@@ -166,22 +168,32 @@ def _fitted_on_nothing(main: Run, questions: Sequence[Question], unseen: set[str
                        tuning_set: Path | None) -> Subset | None:
     """The unseen articles' questions that the reader's weights and calibration were not fitted
     on either (``reader_tuning`` names those that were); None without the tuning set."""
-    if tuning_set is None:
+    if tuning_set is None or not unseen:
         return None
     fitted = reader_tuning(tuning_set).fitted_ids
     return _subset([g for g, q in zip(main.graded, questions, strict=True)
                     if q.title in unseen and q.id not in fitted])
 
 
-def _squad_v2(dataset: Path, cache: Path | None, limit: int | None, settings: Settings) -> SquadV2:
-    """Decline rate on SQuAD v2.0's unanswerable questions, answer rate on its answerable ones."""
+def _squad_v2(dataset: Path, cache: Path | None, limit: int | None, settings: Settings,
+              unseen: set[str]) -> SquadV2:
+    """Decline rate on SQuAD v2.0's unanswerable questions, answer rate on its answerable ones;
+    over all of them, and over those about the ``unseen`` articles when there are any."""
     qa = QA(build_index(dataset, cache, settings=settings)[0], sample=False, create=False, settings=settings)
     questions = sample(load_questions(dataset), limit)
-    impossible = _answer_all(qa, [q for q in questions if q.impossible], "v2 unanswerable").graded
-    possible = _answer_all(qa, answerable(questions), "v2 answerable").graded
-    return SquadV2(
-        dataset=str(dataset), unanswerable_questions=len(impossible),
-        declined_unanswerable=round(1 - _share(g.found for g in impossible), 4),
+    impossible = [q for q in questions if q.impossible]
+    possible = answerable(questions)
+    no = _answer_all(qa, impossible, "v2 unanswerable").graded
+    yes = _answer_all(qa, possible, "v2 answerable").graded
+    part = _v2_rates([g for g, q in zip(no, impossible, strict=True) if q.title in unseen],
+                     [g for g, q in zip(yes, possible, strict=True) if q.title in unseen])
+    return SquadV2(dataset=str(dataset), **_v2_rates(no, yes).model_dump(),
+                   extractor_unseen_articles=part if unseen else None)
+
+
+def _v2_rates(impossible: Sequence[Graded], possible: Sequence[Graded]) -> V2Rates:
+    return V2Rates(
+        unanswerable_questions=len(impossible), declined_unanswerable=round(1 - _share(g.found for g in impossible), 4),
         answerable_questions=len(possible), answered_answerable=round(_share(g.found for g in possible), 4),
         auroc=round(auroc([g.confidence for g in possible], [g.confidence for g in impossible]), 4))
 

@@ -127,15 +127,22 @@ class Abstention(Report):
     threshold: float
 
 
-class SquadV2(Report):
-    """SQuAD v2.0's unanswerable questions (same articles, no answer in them)."""
+class V2Rates(Report):
+    """How ``answer()`` treats SQuAD v2.0's unanswerable and answerable questions."""
 
-    dataset: str
     unanswerable_questions: int
     declined_unanswerable: float
     answerable_questions: int
     answered_answerable: float
     auroc: float
+
+
+class SquadV2(V2Rates):
+    """SQuAD v2.0's unanswerable questions (same articles, no answer in them); with a fold's
+    extractor, also the rates on the articles it never trained on."""
+
+    dataset: str
+    extractor_unseen_articles: V2Rates | None = None
 
 
 # --------------------------------------------------------------------------------- regression set
@@ -259,7 +266,8 @@ def _cell(text: str) -> str:
 class AnswersReport(Answering, Header):
     """``answers.json``: end-to-end answers, and the subsets that were fitted on nothing."""
 
-    extractor_unseen_articles: Subset
+    extractor: str = "shipped"
+    extractor_unseen_articles: Subset | None = None
     abstention: Abstention
     fitted_on_nothing: Subset | None = None
     squad_v2: SquadV2 | None = None
@@ -274,11 +282,14 @@ class AnswersReport(Answering, Header):
             "|---|---|---|---|---|---|---|",
             f"| {self.answer_accuracy} | {self.span_em} | {self.span_f1} | {self.citation_validity} | "
             f"{self.answered} | {self.latency_ms_p50} | {self.latency_ms_p95} |", "",
+            f"Span extractor: {self.extractor}.", "",
             "## Articles the span extractor never saw", "",
-            "| questions | answer accuracy | span EM | span F1 |", "|---|---|---|---|",
-            f"| {unseen.questions} | {unseen.answer_accuracy} | {unseen.span_em} | {unseen.span_f1} |",
-            *([f"| {clean.questions} of them, none used to fit the reader | {clean.answer_accuracy} | "
-               f"{clean.span_em} | {clean.span_f1} |"] if clean else []), "",
+            *(["| questions | answer accuracy | span EM | span F1 |", "|---|---|---|---|",
+               f"| {unseen.questions} | {unseen.answer_accuracy} | {unseen.span_em} | {unseen.span_f1} |",
+               *([f"| {clean.questions} of them, none used to fit the reader | {clean.answer_accuracy} | "
+                  f"{clean.span_em} | {clean.span_f1} |"] if clean else [])] if unseen else
+              ["None: it trained on every article here. A fold's model (`QA_EXTRACTOR_WEIGHTS=DIR`, "
+               "`train_extractor --half 0|1 --out DIR`) gives the out-of-fold figures."]), "",
             "## Abstention (index of half the articles)", "",
             "| AUROC | answered in-corpus | declined out-of-corpus | threshold |", "|---|---|---|---|",
             f"| {ab.auroc} | {ab.answered_in_corpus} | {ab.declined_out_of_corpus} | {ab.threshold} |",
@@ -286,8 +297,12 @@ class AnswersReport(Answering, Header):
         if self.squad_v2 is not None:
             v2 = self.squad_v2
             lines += ["", "## SQuAD v2.0 unanswerable questions", "",
-                      "| declined unanswerable | answered answerable | AUROC |", "|---|---|---|",
-                      f"| {v2.declined_unanswerable} | {v2.answered_answerable} | {v2.auroc} |"]
+                      "| questions | declined unanswerable | answered answerable | AUROC |", "|---|---|---|---|",
+                      f"| all | {v2.declined_unanswerable} | {v2.answered_answerable} | {v2.auroc} |"]
+            if (part := v2.extractor_unseen_articles) is not None:
+                lines.append(f"| articles the span extractor never saw ({part.unanswerable_questions} + "
+                             f"{part.answerable_questions}) | {part.declined_unanswerable} | "
+                             f"{part.answered_answerable} | {part.auroc} |")
         if self.regression is not None:
             lines += ["", *self.regression.markdown_summary(level="##")]
         return "\n".join(lines) + "\n"

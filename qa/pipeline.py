@@ -158,8 +158,8 @@ class QA:
         self.store: Store | Shards = Store.open(self.directory, wanted, create=new,
                                                approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
-        extractor = extractor or BundledExtractor(cache_dir=cache / "extractor",
-                                                  backend=self.settings.extractor_backend)
+        extractor = extractor or BundledExtractor(self.settings.extractor_weights, cache / "extractor",
+                                                  self.settings.extractor_backend)
         self.reader = Reader(extractor, self.settings.reader, self.settings.retrieval.lexical)
         if new and sample:
             self.ingest([sample_corpus()], progress=progress)
@@ -181,8 +181,8 @@ class QA:
         wanted = _wanted(index_settings, recorded, self.embedder)
         self.store = Shards.open(layout, wanted, create=create, approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
-        extractor = extractor or BundledExtractor(cache_dir=cache / "extractor",
-                                                  backend=self.settings.extractor_backend)
+        extractor = extractor or BundledExtractor(self.settings.extractor_weights, cache / "extractor",
+                                                  self.settings.extractor_backend)
         self.reader = Reader(extractor, self.settings.reader, self.settings.retrieval.lexical)
         if new and sample:
             self.ingest([sample_corpus()], progress=progress)

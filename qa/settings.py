@@ -6,6 +6,7 @@
     QA_INDEX                index directory                        (Settings.index_dir)
     QA_EMBEDDING_BACKEND    torch | onnx | onnx-int8               (Settings.embedding_backend)
     QA_EXTRACTOR_BACKEND    onnx | onnx-int8                       (Settings.extractor_backend)
+    QA_EXTRACTOR_WEIGHTS    a trained span extractor's directory   (Settings.extractor_weights)
     QA_APPROXIMATE_ABOVE    vectors above which search uses HNSW   (Settings.approximate_above)
     QA_BATCH_VECTORS        vectors per ingest commit              (Settings.batch_vectors)
     QA_CACHE_DIR            where model exports are cached         (Settings.cache_dir)
@@ -151,6 +152,10 @@ class Settings(_Settings):
     # int8, which extracts in about 60% of the time but scored 0.2-0.7 points lower on every answer
     # figure over the dev half (eval/README.md, "The extractor's speed"), so it is not the default.
     extractor_backend: ExtractorBackend = "onnx"
+    # Another span extractor, as ``qa_eval.train_extractor --out DIR`` writes one: the evaluation
+    # runs a fold's model this way to measure the recipe on the articles that model never saw.
+    extractor_weights: Path | None = Field(
+        default=None, description="a directory with weights.safetensors; None: the shipped extractor")
     approximate_above: int = Field(default=100_000, ge=0,
                                    description="an index of more vectors is searched through HNSW")
     batch_vectors: int = Field(default=2048, ge=1, description="vectors per crash-safe ingest commit")
@@ -177,6 +182,13 @@ class Settings(_Settings):
         if not suffixes:
             raise ValueError("name at least one file suffix, such as .md")
         return suffixes
+
+    @field_validator("extractor_weights")
+    @classmethod
+    def _trained(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "weights.safetensors").is_file():
+            raise ValueError(f"{value} holds no weights.safetensors (qa_eval.train_extractor --out writes one)")
+        return value
 
     @property
     def upload_max_bytes(self) -> int:
@@ -214,6 +226,7 @@ _ENV = {
     "QA_INDEX": "index_dir",
     "QA_EMBEDDING_BACKEND": "embedding_backend",
     "QA_EXTRACTOR_BACKEND": "extractor_backend",
+    "QA_EXTRACTOR_WEIGHTS": "extractor_weights",
     "QA_APPROXIMATE_ABOVE": "approximate_above",
     "QA_BATCH_VECTORS": "batch_vectors",
     "QA_CACHE_DIR": "cache_dir",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
-from qa_eval.squad import load_questions
-from qa_eval.tuning import extractor_card
+from qa_eval.squad import load_questions, read_squad, split_titles
+from qa_eval.tuning import extractor_card, extractor_label, unseen_titles
 
 from qa.errors import ConfigError
 from qa.metrics import f1_score, normalize_answer
@@ -15,6 +16,7 @@ from qa.reader import BundledExtractor, Extractor, Reader
 from qa.reader.extractor import WEIGHTS_DIR, _whole_words
 from qa.settings import ReaderSettings, Settings
 
+SQUAD = Path(__file__).resolve().parents[1] / "eval" / "data" / "squad-dev-v1.1-half.json"
 SEED_SENTENCE = "Russia badly needed the cash; Iran badly needed the expertise: It was the perfect match."
 
 
@@ -25,11 +27,39 @@ def extractor() -> Extractor:
     return e
 
 
-def test_card_describes_a_held_out_split() -> None:
+def test_card_describes_the_folds_and_a_model_trained_on_all_of_them() -> None:
+    """The shipped model trained on every dev article; its card carries the recipe's two folds
+    (no article on both sides of either) and their held-out figures, pooled over every question."""
     card = extractor_card()
-    assert card["train_titles"] and card["held_out_titles"]
-    assert not set(card["train_titles"]) & set(card["held_out_titles"])
+    titles = {a["title"] for a in read_squad(SQUAD)["data"]}
+    assert card["half"] == "all" and set(card["train_titles"]) == titles and not card["held_out_titles"]
+    assert card["dataset_sha256"] == hashlib.sha256(SQUAD.read_bytes()).hexdigest()
+    folds = {f["half"]: f for f in card["folds"]}
+    assert set(folds) == {0, 1}
+    for half, fold in folds.items():
+        assert (fold["train_titles"], fold["held_out_titles"]) == split_titles(read_squad(SQUAD)["data"], half)
+    assert set(folds[0]["held_out_titles"]) | set(folds[1]["held_out_titles"]) == titles
+    pooled = card["out_of_fold"]
+    assert pooled["questions"] == sum(f["held_out_questions"] for f in folds.values()) == card["train_questions"]
+    assert min(f["held_out"]["span_f1"] for f in folds.values()) <= pooled["span_f1"] <= max(
+        f["held_out"]["span_f1"] for f in folds.values())
     assert (WEIGHTS_DIR / "weights.safetensors").stat().st_size > 1_000_000
+
+
+def test_another_extractor_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$QA_EXTRACTOR_WEIGHTS`` names a fold's model: the evaluation then counts the articles its
+    card held out as unseen. A directory without weights is a sentence naming the variable."""
+    with pytest.raises(ConfigError, match="QA_EXTRACTOR_WEIGHTS.*weights.safetensors"):
+        Settings.from_env(environ={"QA_EXTRACTOR_WEIGHTS": str(tmp_path)})
+    (tmp_path / "weights.safetensors").write_bytes((WEIGHTS_DIR / "weights.safetensors").read_bytes())
+    (tmp_path / "card.json").write_text(json.dumps({**extractor_card(), "train_titles": ["Warsaw"],
+                                                    "held_out_titles": ["Super_Bowl_50"]}))
+    monkeypatch.delenv("QA_EXTRACTOR_WEIGHTS", raising=False)
+    assert unseen_titles() == set()
+    monkeypatch.setenv("QA_EXTRACTOR_WEIGHTS", str(tmp_path))
+    assert Settings.from_env().extractor_weights == tmp_path
+    assert unseen_titles() == {"Super Bowl 50"}
+    assert extractor_label() == f"{tmp_path} (trained on 1 articles)"
 
 
 @pytest.mark.slow
@@ -49,9 +79,9 @@ def test_seed_sentence_key_span(extractor: Extractor) -> None:
 
 @pytest.mark.slow
 def test_spans_are_whole_words_inside_the_text(extractor: Extractor, small_squad: Path) -> None:
-    """On unseen articles' gold sentences: spans are in bounds, on word edges, and mostly right."""
-    data = json.loads(small_squad.read_text(encoding="utf-8"))
-    assert {a["title"] for a in data["data"]} <= set(extractor_card()["held_out_titles"])
+    """Gold answers set in made-up sentences: spans are in bounds, on word edges, and mostly right.
+    (The shipped model trained on these articles' questions, not on these texts; how it does on
+    articles it never saw is its card's out-of-fold figures.)"""
     questions = [q for q in load_questions(small_squad) if q.answers][::10]
     scores = []
     for q in questions:

@@ -1,8 +1,9 @@
 """Key-span extraction: the phrase inside a sentence that answers the question, and how sure.
 
 The network is the bundled all-MiniLM-L6-v2 encoder with a start/end head on its tokens,
-fine-tuned by ``eval/train_extractor.py`` on the questions of half the shared SQuAD dev articles
-(the other half is held out for the figures in ``qa/data/extractor/card.json``). Only the
+fine-tuned by ``eval/train_extractor.sh`` on the questions of all 24 shared SQuAD dev articles;
+the same recipe trained on each half and measured on the other gives the out-of-fold figures in
+``qa/data/extractor/card.json``. ``Settings.extractor_weights`` runs another. Only the
 fine-tuned tensors ship, as float16, in ``qa/data/extractor/``; the token embeddings come from
 the bundled model, so nothing is downloaded. Questions run on ONNX Runtime (the network is
 exported on first use and cached, like the embedding backends): 2x faster than PyTorch here.
@@ -153,7 +154,7 @@ class BundledExtractor:
     Meets ``Extractor``.
 
     Args:
-        weights: the directory of the fine-tuned tensors.
+        weights: the directory of the fine-tuned tensors (default: the shipped ones).
         cache_dir: where the ONNX export is kept (``Settings.model_cache()`` by default).
         backend: ``onnx`` (the float network) or ``onnx-int8`` (its weights in int8:
             ``Settings.extractor_backend`` says what that costs).
@@ -165,9 +166,9 @@ class BundledExtractor:
         'Denver Broncos'
     """
 
-    def __init__(self, weights: Path = WEIGHTS_DIR, cache_dir: Path | None = None,
+    def __init__(self, weights: Path | None = None, cache_dir: Path | None = None,
                  backend: ExtractorBackend = "onnx") -> None:
-        self._weights = weights
+        self._weights = WEIGHTS_DIR if weights is None else weights
         self._cache_dir = Settings().model_cache() if cache_dir is None else cache_dir
         self.backend = backend
         self._session: _Loaded | None = None
