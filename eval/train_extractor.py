@@ -164,6 +164,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
     half = None if args.half == "all" else int(args.half)
+    if half is not None and args.out == WEIGHTS_DIR:
+        parser.error("a fold's model must not replace the shipped one: give it its own --out DIR")
     train_titles, test_titles = split_titles(data, half)
     train = examples([a for a in data if a["title"] in train_titles])
     test = examples([a for a in data if a["title"] in test_titles])
