@@ -134,7 +134,7 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
     main = _answer_all(qa, questions, "Answering")
     # The shipped span extractor trained on every article here; a fold's model
     # ($QA_EXTRACTOR_WEIGHTS) on half, and the other half's figures are the honest ones.
-    unseen = unseen_titles()
+    unseen = unseen_titles(settings)
     unseen_graded = [g for g, q in zip(main.graded, questions, strict=True) if q.title in unseen]
 
     # Abstention: index every other title, ask questions about both halves.
@@ -146,7 +146,7 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
     out_run = _answer_all(half, [q for q in questions if q.title not in in_titles], "Out-of-corpus")
     report = AnswersReport(
         dataset=str(dataset), questions=len(questions), **main.summary.model_dump(),
-        extractor=extractor_label(),
+        extractor=extractor_label(settings),
         extractor_unseen_articles=_subset(unseen_graded) if unseen else None,
         abstention=Abstention(
             auroc=round(auroc([g.confidence for g in in_run.graded], [g.confidence for g in out_run.graded]), 4),

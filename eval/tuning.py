@@ -25,27 +25,28 @@ if TYPE_CHECKING:
 TUNING_LIMIT = 2000  # questions per sample, as ``tune_reader --limit``
 
 
-def extractor_card() -> dict[str, Any]:
-    """The training card of the span extractor ``answer()`` runs: the shipped one
-    (``qa/data/extractor/card.json``) or ``$QA_EXTRACTOR_WEIGHTS``'s, such as a fold's."""
+def extractor_card(settings: Settings | None = None) -> dict[str, Any]:
+    """The training card of the span extractor ``answer()`` runs with ``settings`` (default: the
+    environment's): the shipped one (``qa/data/extractor/card.json``) or
+    ``Settings.extractor_weights``'s, such as a fold's."""
     from qa.reader.extractor import WEIGHTS_DIR
 
-    weights = Settings.from_env().extractor_weights or WEIGHTS_DIR
+    weights = (settings or Settings.from_env()).extractor_weights or WEIGHTS_DIR
     card: dict[str, Any] = json.loads((weights / "card.json").read_text(encoding="utf-8"))
     return card
 
 
-def extractor_label() -> str:
+def extractor_label(settings: Settings | None = None) -> str:
     """Which span extractor a report's answers come from, in a few words."""
-    weights = Settings.from_env().extractor_weights
-    trained = len(extractor_card()["train_titles"])
-    return f"{weights or 'shipped'} (trained on {trained} articles)"
+    settings = settings or Settings.from_env()
+    trained = len(extractor_card(settings)["train_titles"])
+    return f"{settings.extractor_weights or 'shipped'} (trained on {trained} articles)"
 
 
-def unseen_titles() -> set[str]:
+def unseen_titles(settings: Settings | None = None) -> set[str]:
     """Titles (as ingest stores them) of the articles the span extractor was not trained on: none
     for the shipped model, which trained on every article here; half of them for a fold's."""
-    return {squad_title(t) for t in extractor_card()["held_out_titles"]}
+    return {squad_title(t) for t in extractor_card(settings)["held_out_titles"]}
 
 
 def reader_tuned_titles(dataset: Path) -> set[str]:

@@ -82,6 +82,14 @@ def prebuilt_sample() -> Path:
     return Path(str(resources.files("qa") / "data" / "sample_index"))
 
 
+def _reader(settings: Settings, extractor: Extractor | None) -> Reader:
+    """The reader over ``extractor``, or over the bundled one that ``settings`` names (its
+    weights and backend), exported to the model cache."""
+    extractor = extractor or BundledExtractor(settings.extractor_weights, settings.model_cache() / "extractor",
+                                              settings.extractor_backend)
+    return Reader(extractor, settings.reader, settings.retrieval.lexical)
+
+
 def _prebuilt_matches(wanted: IndexSettings) -> bool:
     """Whether the prebuilt sample index was made with ``wanted``'s model and chunking."""
     try:
@@ -158,9 +166,7 @@ class QA:
         self.store: Store | Shards = Store.open(self.directory, wanted, create=new,
                                                approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
-        extractor = extractor or BundledExtractor(self.settings.extractor_weights, cache / "extractor",
-                                                  self.settings.extractor_backend)
-        self.reader = Reader(extractor, self.settings.reader, self.settings.retrieval.lexical)
+        self.reader = _reader(self.settings, extractor)
         if new and sample:
             self.ingest([sample_corpus()], progress=progress)
 
@@ -181,9 +187,7 @@ class QA:
         wanted = _wanted(index_settings, recorded, self.embedder)
         self.store = Shards.open(layout, wanted, create=create, approximate_above=self.settings.approximate_above)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
-        extractor = extractor or BundledExtractor(self.settings.extractor_weights, cache / "extractor",
-                                                  self.settings.extractor_backend)
-        self.reader = Reader(extractor, self.settings.reader, self.settings.retrieval.lexical)
+        self.reader = _reader(self.settings, extractor)
         if new and sample:
             self.ingest([sample_corpus()], progress=progress)
 
