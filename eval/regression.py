@@ -7,8 +7,10 @@ with what a right answer is; its header says how it was written. It is a regress
 a tuning set: nothing is fitted on it.
 
 ``qa eval regression FILE`` asks every question on an index of the sample corpus (built once and
-cached, or ``--index DIR``) and writes ``regression.json`` and ``regression.md``; ``qa eval
-answers`` adds the same figures as its ``regression`` section. A question is **correct** when:
+cached, or ``--index DIR``), a follow-up after its earlier questions have been asked in order
+and with the turns the web chat would keep (each question with its answer's quote), and writes
+``regression.json`` and ``regression.md``; ``qa eval answers`` adds the same figures as its
+``regression`` section. A question is **correct** when:
 
 - ``answer``: the answer is found and its quote holds a gold string (normalised as SQuAD does,
   matched as whole words); the **key span** (the highlight) is right when it equals a gold
@@ -41,7 +43,7 @@ from tqdm import tqdm
 from qa import QA, sample_corpus
 from qa.ingest import iter_paths, read_articles
 from qa.metrics import exact_match, f1_score, percentile
-from qa.models import Answer, Article, Citation, IndexSettings
+from qa.models import Answer, Article, Citation, IndexSettings, Turn
 from qa.settings import Settings
 
 from .reports import (
@@ -74,7 +76,7 @@ class Entry(BaseModel):
     gold: list[str] = []
     article: str | None = None  # the title of the article that holds the answer
     field: MetadataField | None = None  # metadata questions: the article field that answers them
-    history: list[str] = []  # earlier questions of the conversation, oldest first
+    history: list[str] = []  # earlier questions of the conversation, oldest first (asked first, in order)
     app_example: bool = False
     accept_decline: bool = False
     note: str | None = None
@@ -290,6 +292,17 @@ def sample_index(cache: Path | None, settings: Settings) -> Path:
     return directory
 
 
+def replayed(qa: QA, questions: Sequence[str]) -> list[Turn]:
+    """The earlier questions of a conversation asked in order, each turn carrying its answer's
+    quote as the web chat's does, so a follow-up reads what the user was shown ("When did he
+    die?" after "Who founded the Mongol Empire?" can then mean the founder it named)."""
+    turns: list[Turn] = []
+    for question in questions:
+        answer = qa.answer(question, history=turns)
+        turns.append(Turn(question=question, answer=answer.text if answer.found else ""))
+    return turns
+
+
 def evaluate_regression(path: Path, cache: Path | None, out: Path | None = None, index: Path | None = None,
                         settings: Settings | None = None) -> RegressionReport:
     """Ask every question of the set (with its history) and grade the answers; with ``out``,
@@ -306,8 +319,9 @@ def evaluate_regression(path: Path, cache: Path | None, out: Path | None = None,
     rows: list[RegressionRow] = []
     latencies: list[float] = []
     for entry in tqdm(regression.questions, desc="Regression set", unit="q", dynamic_ncols=True):
+        history = replayed(qa, entry.history)
         started = time.perf_counter()
-        answer = qa.answer(entry.question, history=entry.history)
+        answer = qa.answer(entry.question, history=history)
         latencies.append((time.perf_counter() - started) * 1000)
         rows.append(grade(entry, answer, qa.article))
     report = summarize(regression, rows, dataset=str(path), index=str(directory), latencies_ms=latencies)

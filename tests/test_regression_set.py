@@ -274,3 +274,20 @@ def test_the_set_runs_end_to_end_on_an_index(regression: RegressionSet, index_co
     assert json.loads((out / "regression.json").read_text()) == json.loads(report.to_json())
     assert report.citation_validity == 1.0 and report.app_examples.questions == 3
     assert (out / "regression.md").read_text().count("\n| app-") == 3
+
+
+@pytest.mark.slow
+def test_a_follow_up_is_asked_after_its_conversation_as_the_web_chat_keeps_it(index_copy: Path) -> None:
+    """The harness asks a follow-up's earlier questions first and passes each with its answer's
+    quote (``Turn.answer``), as the web chat does; questions alone would leave "he" with nothing
+    to stand for but the earlier question's words."""
+    from qa_eval.regression import replayed
+
+    asked = qa.QA(index_copy, sample=False, create=False)
+    first, then = "What did Iran badly need from Russia?", "And what did Russia need?"
+    turns = replayed(asked, [first, then])
+    assert [t.question for t in turns] == [first, then]
+    assert turns[0].answer == asked.answer(first).text and "expertise" in turns[0].answer
+    assert turns[1].answer == asked.answer(then, history=turns[:1]).text and "cash" in turns[1].answer
+    declined = replayed(asked, ["Who won the 2018 FIFA World Cup?"])
+    assert declined[0].answer == ""  # a decline leaves nothing for a pronoun to stand for, as in the chat
