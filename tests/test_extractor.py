@@ -153,3 +153,21 @@ def test_extractor_backend_comes_from_the_environment() -> None:
     assert Settings().extractor_backend == "onnx"
     with pytest.raises(ConfigError, match="QA_EXTRACTOR_BACKEND"):
         Settings.from_env(environ={"QA_EXTRACTOR_BACKEND": "fast"})
+
+
+@pytest.mark.slow  # the training module imports PyTorch, which the fast lane keeps out
+def test_a_near_miss_is_the_sentence_of_its_paragraph_sharing_most_of_the_question() -> None:
+    """``train_extractor --v2``'s negatives: one per unanswerable question, the sentence its
+    writer aimed at; answerable questions give none."""
+    from qa_eval.train_extractor import near_misses
+
+    context = ("Tesla was born in Smiljan. He moved to New York in 1884. "
+               "Tesla died in the New Yorker Hotel in 1943.")
+    article = {"title": "T", "paragraphs": [{"context": context, "qas": [
+        {"id": "u", "question": "Where was Tesla's brother born?", "answers": [], "is_impossible": True},
+        {"id": "v", "question": "When did Tesla's cat die in the hotel?", "answers": [], "is_impossible": True},
+        {"id": "a", "question": "Where was Tesla born?", "answers": [{"text": "Smiljan", "answer_start": 18}]},
+    ]}]}
+    misses = near_misses([article])
+    assert [(m["id"], m["text"]) for m in misses] == [
+        ("u", "Tesla was born in Smiljan."), ("v", "Tesla died in the New Yorker Hotel in 1943.")]
