@@ -35,6 +35,7 @@ import json
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from tqdm import tqdm
 
 from qa.chunking import split_sentences
 from qa.metrics import auroc, exact_match, f1_score
-from qa.reader.extractor import WEIGHTS_DIR, BundledExtractor, load_base
+from qa.reader.extractor import WEIGHTS_DIR, BundledExtractor, Extractor, load_base
 from qa.reader.features import content_stems
 
 from . import defaults
@@ -140,29 +141,29 @@ def encode(tokenizer: Any, pairs: list[tuple[str, str, tuple[int, int] | None]])
     return dict(enc)
 
 
-def held_out(extractor: BundledExtractor, test: list[Example]) -> dict[str, float]:
+def held_out(extractor: Extractor, test: list[Example], misses: Sequence[Example] = ()) -> dict[str, float]:
     """Span F1/EM inside the gold sentence, and how often the gold sentence has the best
-    has-answer score among its paragraph's sentences."""
+    has-answer score among its paragraph's sentences; with ``misses`` (unanswerable questions of
+    the same articles, ``near_misses``), how well that score ranks the gold sentences above the
+    near-miss ones (``near_miss_auroc``)."""
     f1 = em = picked = 0.0
+    gold_scores: list[float] = []
     for ex in tqdm(test, desc="Held out", leave=False):
         texts = [ex["text"], *ex["negatives"]]
         guesses = extractor.spans(ex["question"], texts)
         gold = guesses[0]
+        gold_scores.append(gold.has_answer)
         prediction = ex["text"][gold.start:gold.end]
         f1 += max(f1_score(prediction, g[2]) for g in ex["golds"])
         em += max(exact_match(prediction, g[2]) for g in ex["golds"])
         picked += max(range(len(texts)), key=lambda i: guesses[i].has_answer) == 0
     n = len(test)
-    return {"span_f1": round(f1 / n, 4), "span_em": round(em / n, 4), "sentence_accuracy": round(picked / n, 4)}
-
-
-def near_miss_auroc(extractor: BundledExtractor, test: list[Example], misses: list[Example]) -> float:
-    """How well the has-answer score ranks answerable questions' gold sentences above
-    unanswerable questions' near-miss sentences (held-out articles only)."""
-    def scores(rows: list[Example]) -> list[float]:
-        return [extractor.spans(ex["question"], [ex["text"]])[0].has_answer
-                for ex in tqdm(rows, desc="Near misses", leave=False)]
-    return round(auroc(scores(test), scores(misses)), 4)
+    figures = {"span_f1": round(f1 / n, 4), "span_em": round(em / n, 4), "sentence_accuracy": round(picked / n, 4)}
+    if misses:
+        miss_scores = [extractor.spans(ex["question"], [ex["text"]])[0].has_answer
+                       for ex in tqdm(misses, desc="Near misses", leave=False)]
+        figures["near_miss_auroc"] = round(auroc(gold_scores, miss_scores), 4)
+    return figures
 
 
 def out_of_fold(fold_dirs: list[Path]) -> dict[str, Any]:
@@ -251,10 +252,7 @@ def main() -> None:
     figures: dict[str, Any] = {}
     if test:
         with tempfile.TemporaryDirectory() as cache:  # measure the shipped float16 tensors, as served
-            extractor = BundledExtractor(args.out, cache_dir=Path(cache))
-            figures["held_out"] = held_out(extractor, test)
-            if test_misses:
-                figures["held_out"]["near_miss_auroc"] = near_miss_auroc(extractor, test, test_misses)
+            figures["held_out"] = held_out(BundledExtractor(args.out, cache_dir=Path(cache)), test, test_misses)
     if args.folds:
         figures.update(out_of_fold(args.folds))
     card = {

@@ -156,10 +156,11 @@ def test_extractor_backend_comes_from_the_environment() -> None:
 
 
 @pytest.mark.slow  # the training module imports PyTorch, which the fast lane keeps out
-def test_a_near_miss_is_the_sentence_of_its_paragraph_sharing_most_of_the_question() -> None:
+def test_a_near_miss_is_the_sentence_of_its_paragraph_sharing_most_of_the_question(extractor: Extractor) -> None:
     """``train_extractor --v2``'s negatives: one per unanswerable question, the sentence its
-    writer aimed at; answerable questions give none."""
-    from qa_eval.train_extractor import near_misses
+    writer aimed at; answerable questions give none. Measuring them adds the near-miss AUROC to
+    the held-out figures and changes none of the others."""
+    from qa_eval.train_extractor import examples, held_out, near_misses
 
     context = ("Tesla was born in Smiljan. He moved to New York in 1884. "
                "Tesla died in the New Yorker Hotel in 1943.")
@@ -171,3 +172,7 @@ def test_a_near_miss_is_the_sentence_of_its_paragraph_sharing_most_of_the_questi
     misses = near_misses([article])
     assert [(m["id"], m["text"]) for m in misses] == [
         ("u", "Tesla was born in Smiljan."), ("v", "Tesla died in the New Yorker Hotel in 1943.")]
+    answerable = examples([article])
+    plain = held_out(extractor, answerable)
+    with_misses = held_out(extractor, answerable, misses)
+    assert 0.0 <= with_misses.pop("near_miss_auroc") <= 1.0 and with_misses == plain
