@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -25,33 +26,78 @@ from qa.reader import BundledExtractor, Reader
 from qa.reader.features import question_type
 from qa.settings import Settings
 
+from . import defaults
+
 COLUMNS = ["question", "text", "focus_start", "null", "score", "start", "end"]
 
 
-def read_all(data: Path) -> dict[str, object]:
-    """Every candidate's (null logit, best-span logit, span start, span end) in its sentence."""
+Reading = tuple[tuple[int, int, int], str, str, "tuple[int, int] | None"]  # key, question, text, hint
+
+
+def to_read(data: Path, reader: Reader) -> Iterator[list[Reading]]:
+    """Each question's candidates not read before, as ``Reader.choose`` reads them: the sentence
+    alone, with the key-span hint (none for "why/how" questions). Keys are (question, window,
+    focus start), as the predictions file names them."""
     with gzip.open(data, "rt", encoding="utf-8") as f:
         raw = json.load(f)
     with gzip.open(data.parent / "bundle" / "windows.json.gz", "rt", encoding="utf-8") as f:
         bundle = json.load(f)
-    reader = Reader(BundledExtractor(Settings.from_env().extractor_weights))
-    margin = reader.settings.hint_margin
-    predictions: list[list[float | int]] = []
     seen: set[tuple[int, int, int]] = set()
     for q in tqdm(raw["questions"], desc="extractor", unit="question"):
-        keys = [(q["question"], c["window"], c["focus"][0]) for c in q["candidates"]]
-        fresh = [(k, c) for k, c in zip(keys, q["candidates"], strict=True) if k not in seen]
-        if not fresh:
-            continue
         question = bundle["questions"][q["question"]]
-        texts = [bundle["texts"][c["window"]][c["focus"][0]: c["focus"][1]] for _, c in fresh]
         reason = question_type(question) == "reason"
-        hints = [None if reason else reader.hint(question, t) for t in texts]
-        for (key, _), g in zip(fresh, reader.extractor.spans(question, texts, hints, margin), strict=True):
-            seen.add(key)
+        fresh = []
+        for c in q["candidates"]:
+            key = (q["question"], c["window"], c["focus"][0])
+            if key not in seen:
+                seen.add(key)
+                text = bundle["texts"][c["window"]][c["focus"][0]: c["focus"][1]]
+                fresh.append((key, question, text, None if reason else reader.hint(question, text)))
+        if fresh:
+            yield fresh
+
+
+def read_all(data: Path) -> dict[str, object]:
+    """Every candidate's (null logit, best-span logit, span start, span end) in its sentence."""
+    reader = Reader(BundledExtractor(Settings.from_env().extractor_weights))
+    predictions: list[list[float | int]] = []
+    for fresh in to_read(data, reader):
+        question = fresh[0][1]
+        guesses = reader.extractor.spans(question, [r[2] for r in fresh], [r[3] for r in fresh],
+                                         reader.settings.hint_margin)
+        for (key, *_), g in zip(fresh, guesses, strict=True):
             predictions.append([*key, round(g.null, 4), round(g.null + g.has_answer, 4), g.start, g.end])
-    titles = sorted({q["title"] for q in raw["questions"]})
-    return {"recipe": "shipped", "folds": folds_of(titles), "columns": COLUMNS, "predictions": predictions}
+    return {"recipe": "shipped", "folds": folds_of(titles_of(data)), "columns": COLUMNS, "predictions": predictions}
+
+
+def device_inputs(data: Path, target: Path) -> None:
+    """What ``device_extractor.py`` needs, in ``target``: ``items.json.gz`` (every reading's key,
+    question, sentence and hint, the hint margin and the fit's article folds), ``examples.json.gz``
+    (``train_extractor.export``: each half's training and held-out examples and near-misses) and
+    ``bundle/`` (the bundled model cut to the wordpieces of all of them)."""
+    from .reader_data import write_base
+    from .train_extractor import export
+
+    reader = Reader(BundledExtractor(Settings.from_env().extractor_weights))
+    items = [[*key, question, text, hint] for fresh in to_read(data, reader) for key, question, text, hint in fresh]
+    target.mkdir(parents=True, exist_ok=True)
+    with gzip.open(target / "items.json.gz", "wt", encoding="utf-8") as f:
+        json.dump({"margin": reader.settings.hint_margin, "folds": folds_of(titles_of(data)), "items": items}, f)
+    export(defaults.DEV_SET, defaults.V2_SET, target / "examples.json.gz")
+    with gzip.open(target / "examples.json.gz", "rt", encoding="utf-8") as f:
+        halves = json.load(f)["halves"]
+    texts = {t for i in items for t in i[3:5]}
+    for half in halves.values():
+        for ex in half["train"] + half["test"]:
+            texts.update([ex["question"], ex["text"], *ex["negatives"]])
+        for ex in half["train_misses"] + half["test_misses"]:
+            texts.update([ex["question"], ex["text"]])
+    write_base(target / "bundle", sorted(texts))
+
+
+def titles_of(data: Path) -> list[str]:
+    with gzip.open(data, "rt", encoding="utf-8") as f:
+        return sorted({q["title"] for q in json.load(f)["questions"]})
 
 
 def folds_of(titles: list[str], folds: int = 5) -> dict[str, int]:
@@ -63,7 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="candidates.json.gz from qa_eval.reader_data")
     parser.add_argument("out", type=Path, help="where the predictions go (.json.gz)")
+    parser.add_argument("--device", action="store_true",
+                        help="write device_extractor.py's inputs to the folder OUT instead of reading")
     args = parser.parse_args(argv)
+    if args.device:
+        device_inputs(args.data, args.out)
+        print(f"wrote {args.out}")
+        return
     preds = read_all(args.data)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(args.out, "wt", encoding="utf-8") as f:

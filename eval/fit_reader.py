@@ -2,10 +2,12 @@
 
 Inputs: ``candidates.json.gz`` from ``qa_eval.reader_data`` (every question's candidate
 sentences with their features) and a span model's reading of each candidate: the shipped
-extractor's (``qa_eval.extractor_preds``) or a fold model's from ``train_reader.py`` (the
-in-context experiment). Everything is fitted with the same article folds, so each reported
-figure is out of fold; with ``--held-out CARD`` only the articles that span model never trained
-on are used (and the out-of-corpus questions, whose index holds only those articles):
+extractor's (``qa_eval.extractor_preds``), a fold model's from ``train_reader.py`` (the
+in-context experiment), or both fold models' from ``device_extractor.py``, where each question
+gets the reading of the one that never trained on its article (``reader_of``). Everything is
+fitted with the same article folds, so each reported figure is out of fold; with ``--held-out
+CARD`` only the articles that span model never trained on are used (and the out-of-corpus
+questions, whose index holds only those articles):
 
 1. Selection: a conditional logit over each question's ``rerank`` best candidates (sentence
    features plus the span model's has-answer score), fitted to put gold-holding sentences first.
@@ -66,8 +68,11 @@ QUOTE_SENTENCES = 1.18
 # answer accuracy and declined 12% of answerable in-corpus questions (eval/README.md).
 TARGETS = {"answer_accuracy": 0.85, "v2_declined_unanswerable": 0.5, "v2_answered_answerable": 0.85,
            "answered_in_corpus": 0.95, "declined_out_of_corpus": 0.95}
-# The near-miss checks (``evidence_checks``), which the ``confidence`` and ``both`` variants add.
+# The near-miss checks (``evidence_checks``), which the ``confidence`` and ``both`` variants add,
+# and the span model's has-answer head (0 for a model without one), which ``head`` and
+# ``head-both`` add.
 CHECKS = ("names_missing", "numbers_missing", "negation_mismatch", "span_type", "span_echo")
+INPUTS = (*CHECKS, "head")
 
 
 def evidence_checks(question: str, sentence: str, span: str, window: str) -> dict[str, float]:
@@ -113,7 +118,7 @@ class Asked:
     null: np.ndarray  # (n,)
     holds: np.ndarray  # (n,) bool
     texts: list[str]  # the candidate sentences
-    checks: np.ndarray  # (n, len(CHECKS))
+    checks: np.ndarray  # (n, len(INPUTS)): the near-miss checks and the has-answer head
     spans: list[tuple[int, int]]  # the model's span in each sentence
     places: list[tuple[str, int, int, int]]  # (article id, start, end, paragraph)
 
@@ -132,10 +137,13 @@ def load(data: Path, preds: Path) -> tuple[list[Asked], dict[str, int]]:
     with gzip.open(bundle, "rt", encoding="utf-8") as f:
         b = json.load(f)
     questions, texts = b["questions"], b["texts"]
-    read = {(r[0], r[1], r[2]): r[3:] for r in p["predictions"]}
+    by_half = p.get("by_half", {"all": p.get("predictions", [])})
+    reads = {half: {(r[0], r[1], r[2]): r[3:] for r in rows} for half, rows in by_half.items()}
+    unseen = {half: unseen_titles(half) for half in reads if half != "all"}
     out = []
     for q in raw["questions"]:
         cands = q["candidates"]
+        read = reads[reader_of(q, unseen)]
         got = [read[(q["question"], c["window"], c["focus"][0])] for c in cands]
         sentences = [texts[c["window"]][c["focus"][0]: c["focus"][1]] for c in cands]
         question = questions[q["question"]]
@@ -148,10 +156,29 @@ def load(data: Path, preds: Path) -> tuple[list[Asked], dict[str, int]]:
             features=np.array([c["features"] for c in cands]).reshape(len(cands), len(FEATURES)),
             has=np.array([g[1] - g[0] for g in got]), null=np.array([g[0] for g in got]),
             holds=np.array([c["holds"] for c in cands], dtype=bool), texts=sentences,
-            checks=np.array([[c[k] for k in CHECKS] for c in checks]).reshape(len(cands), len(CHECKS)),
+            checks=np.array([[c[k] for k in CHECKS] + [g[4] if len(g) > 4 else 0.0]
+                             for c, g in zip(checks, got, strict=True)]).reshape(len(cands), len(INPUTS)),
             spans=[(g[2], g[3]) for g in got],
             places=[(c["article_id"], c["start"], c["end"], c["paragraph"]) for c in cands]))
     return out, p["folds"]
+
+
+def unseen_titles(half: str) -> set[str]:
+    """The titles ``train_extractor --half HALF`` holds out (as the candidates name them)."""
+    from .squad import read_squad, split_titles
+
+    return {t.replace("_", " ") for t in split_titles(read_squad(defaults.DEV_SET)["data"], int(half))[1]}
+
+
+def reader_of(q: dict[str, Any], unseen: dict[str, set[str]]) -> str:
+    """Which fold model's readings a question gets: the one that never trained on its article;
+    for the out-of-corpus questions (asked of an index of fold 0's held-out articles, the ``half``
+    part) fold 0's, so the sentences read are unseen ("all" when the readings are one model's)."""
+    if not unseen:
+        return "all"
+    if q["part"] == "half":
+        return "0"
+    return next(half for half, titles in unseen.items() if q["title"] in titles)
 
 
 @dataclass(frozen=True)
@@ -168,7 +195,7 @@ def selection_inputs(a: Asked, design: Design, width: int | None = None) -> np.n
     """(width, inputs) for a question's ``width`` (default the design's) best candidates in
     shipped order: the sentence features, the has-answer score and the design's checks."""
     width = design.width if width is None else width
-    picked = [CHECKS.index(c) for c in design.selection_checks]
+    picked = [INPUTS.index(c) for c in design.selection_checks]
     return np.column_stack([a.features[:width], a.has[:width], a.checks[:width, picked]])
 
 
@@ -222,7 +249,7 @@ def confidence_inputs(a: Asked, j: int, score: float, design: Design) -> np.ndar
     names = (*CONFIDENCE_FEATURES, *design.confidence_checks)
     if j < 0:
         return np.zeros(len(names))
-    named = dict(zip(FEATURES, a.features[j], strict=True)) | dict(zip(CHECKS, a.checks[j], strict=True)) | {
+    named = dict(zip(FEATURES, a.features[j], strict=True)) | dict(zip(INPUTS, a.checks[j], strict=True)) | {
         "score": score, "has_answer": float(a.has[j]), "null": float(a.null[j])}
     return np.array([named[n] for n in names])
 
@@ -437,7 +464,8 @@ def weights_file(fitted: Fitted, threshold: float, inputs: Sequence[Path], figur
 def designs(widths: str, variants: str) -> dict[str, Design]:
     """The designs to compare, by name: each re-read width with each variant (``plain``: no
     checks; ``confidence``: the checks in the confidence; ``both``: in the selection too)."""
-    checks = {"plain": ((), ()), "confidence": ((), CHECKS), "both": (CHECKS, CHECKS)}
+    checks = {"plain": ((), ()), "confidence": ((), CHECKS), "both": (CHECKS, CHECKS),
+              "head": ((), ("head",)), "head-both": (("head",), ("head",))}
     return {f"{w}/{v}": Design(int(w), *checks[v]) for w in widths.split(",") for v in variants.split(",")}
 
 

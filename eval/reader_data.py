@@ -36,7 +36,7 @@ from qa.settings import FEATURES, Settings
 from qa.store import SentenceRow
 
 from .indexes import build_index
-from .reader_windows import MAX_LENGTH, NEIGHBOUR_CHARS, Window, clip_question, window
+from .reader_windows import MAX_LENGTH, NEIGHBOUR_CHARS, Window, window
 from .squad import Question, answerable, load_questions, read_squad, sample, squad_title
 from .tuning import reader_candidates
 
@@ -180,7 +180,22 @@ def prepare(v1: Path, v2: Path, cache: Path, out: Path) -> None:
 
 def write_bundle(tables: Tables, pairs: dict[tuple[int, int, int], list[Any]], bundle: Path) -> None:
     """The training machine's inputs: windows, tokenizer, config and the trimmed base model."""
-    from safetensors.numpy import save_file
+    windows = sorted(tables.windows, key=tables.windows.__getitem__)
+    questions = sorted(tables.questions, key=tables.questions.__getitem__)
+    write_base(bundle, questions + windows)
+    records = [[q, w, fs, fe, *(gold or [-1, -1]), int(train), int(infer)]
+               for (q, w, fs), (fe, gold, train, infer) in pairs.items()]
+    with gzip.open(bundle / "windows.json.gz", "wt", encoding="utf-8") as f:
+        json.dump({"questions": questions, "groups": tables.groups, "texts": windows, "max_length": MAX_LENGTH,
+                   "columns": ["question", "text", "focus_start", "focus_end", "label_start", "label_end",
+                               "train", "infer"], "windows": records}, f)
+
+
+def write_base(bundle: Path, texts: list[str]) -> None:
+    """The bundled model's tokenizer, config and weights as float16 in ``bundle``, the word
+    embeddings cut to the wordpieces of ``texts`` (``vocab`` lists the rows kept), so it travels
+    to a training machine in a few tens of megabytes."""
+    from safetensors.numpy import load_file, save_file
     from tokenizers import Tokenizer
 
     from qa.embedding.onnx import model_path
@@ -190,26 +205,17 @@ def write_bundle(tables: Tables, pairs: dict[tuple[int, int, int], list[Any]], b
     bundle.mkdir(parents=True, exist_ok=True)
     for name in ("tokenizer.json", "config.json"):
         shutil.copy(base / name, bundle / name)
-    windows = sorted(tables.windows, key=tables.windows.__getitem__)
-    questions = sorted(tables.questions, key=tables.questions.__getitem__)
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+    tokenizer.no_truncation()  # the file cuts at 128 wordpieces: a long text's later words would be [UNK]
     used = {0, 100, 101, 102, 103}  # [PAD], [UNK], [CLS], [SEP], [MASK]
-    for text in tqdm(questions + windows, desc="Vocabulary", unit="text", dynamic_ncols=True):
-        used.update(tokenizer.encode(clip_question(text, tokenizer) if text in tables.questions else text).ids)
+    for encoding in tokenizer.encode_batch(texts):
+        used.update(encoding.ids)
     vocab = np.array(sorted(used), dtype=np.int64)
-    from safetensors.numpy import load_file
-
     state = load_file(str(base / "model.safetensors"))
     trimmed = {k: (v[vocab] if k.endswith("word_embeddings.weight") else v).astype(np.float16)
                for k, v in state.items()}
     trimmed["vocab"] = vocab
     save_file(trimmed, str(bundle / "base.safetensors"))
-    records = [[q, w, fs, fe, *(gold or [-1, -1]), int(train), int(infer)]
-               for (q, w, fs), (fe, gold, train, infer) in pairs.items()]
-    with gzip.open(bundle / "windows.json.gz", "wt", encoding="utf-8") as f:
-        json.dump({"questions": questions, "groups": tables.groups, "texts": windows, "max_length": MAX_LENGTH,
-                   "columns": ["question", "text", "focus_start", "focus_end", "label_start", "label_end",
-                               "train", "infer"], "windows": records}, f)
 
 
 def main(argv: list[str] | None = None) -> None:

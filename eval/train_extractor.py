@@ -20,7 +20,8 @@ rose from 0.592 / 0.611 to 0.703 / 0.690, but the gold sentence came first in it
 often (0.854 / 0.847 against 0.875 / 0.872), and end to end the reader answered fewer questions
 right (``eval/README.md``), so the shipped weights do not use it.
 
-The token embeddings stay frozen (they are half the network and 5,700 questions cannot improve
+The training itself is ``extractor_recipe.train``, which ``device_extractor.py`` shares on a lent
+GPU. The token embeddings stay frozen (they are half the network and 5,700 questions cannot improve
 them); the six transformer layers and the start/end head are trained and saved as float16, with
 a card of the settings, the data's SHA-256, the training titles and the held-out figures. Usage:
     python -m qa_eval.train_extractor eval/data/squad-dev-v1.1-half.json [--epochs 3] [--half 0|1|all]
@@ -30,6 +31,7 @@ a card of the settings, the data's SHA-256, the training titles and the held-out
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import random
@@ -49,6 +51,7 @@ from qa.reader.extractor import WEIGHTS_DIR, BundledExtractor, Extractor, load_b
 from qa.reader.features import content_stems
 
 from . import defaults
+from . import extractor_recipe as recipe
 from .squad import split_titles
 
 Example = dict[str, Any]
@@ -119,28 +122,6 @@ def mine_hard_negatives(dataset: Path, titles: list[str], train: list[Example], 
                       if not any(g in normalize_answer(row.text) for g in golds)][:pool]
 
 
-def encode(tokenizer: Any, pairs: list[tuple[str, str, tuple[int, int] | None]]) -> dict[str, torch.Tensor]:
-    """Tokenised (question, text) pairs with start/end labels; a ``None`` span labels [CLS]."""
-    enc = tokenizer([q for q, _, _ in pairs], [t for _, t, _ in pairs], truncation="only_second",
-                    max_length=256, padding=True, return_offsets_mapping=True, return_tensors="pt")
-    starts, ends = [], []
-    for i, (_, _, span) in enumerate(pairs):
-        offsets = enc["offset_mapping"][i].tolist()
-        context = [j for j, s in enumerate(enc.sequence_ids(i)) if s == 1]
-        if span is None or not context:
-            starts.append(0)
-            ends.append(0)
-            continue
-        s, e = span
-        start = next((j for j in context if offsets[j][1] > s), context[-1])
-        starts.append(start)
-        ends.append(max((j for j in context if offsets[j][0] < e), default=start))
-    enc.pop("offset_mapping")
-    enc["start_positions"] = torch.tensor(starts)
-    enc["end_positions"] = torch.tensor(ends)
-    return dict(enc)
-
-
 def held_out(extractor: Extractor, test: list[Example], misses: Sequence[Example] = ()) -> dict[str, float]:
     """Span F1/EM inside the gold sentence, and how often the gold sentence has the best
     has-answer score among its paragraph's sentences; with ``misses`` (unanswerable questions of
@@ -164,6 +145,25 @@ def held_out(extractor: Extractor, test: list[Example], misses: Sequence[Example
                        for ex in tqdm(misses, desc="Near misses", leave=False)]
         figures["near_miss_auroc"] = round(auroc(gold_scores, miss_scores), 4)
     return figures
+
+
+def export(dataset: Path, v2_file: Path | None, target: Path) -> None:
+    """Each half's examples (and ``v2_file``'s near-misses) as JSON (gzip), for a training machine
+    without ``qa``'s dependencies (``extractor_preds --device``)."""
+    data = json.loads(dataset.read_text(encoding="utf-8"))["data"]
+    v2 = json.loads(v2_file.read_text(encoding="utf-8"))["data"] if v2_file else []
+    halves = {}
+    for name, half in (("0", 0), ("1", 1), ("all", None)):
+        train_titles, test_titles = split_titles(data, half)
+        halves[name] = {"train_titles": train_titles, "held_out_titles": test_titles,
+                        "train": examples([a for a in data if a["title"] in train_titles]),
+                        "test": examples([a for a in data if a["title"] in test_titles]),
+                        "train_misses": near_misses([a for a in v2 if a["title"] in train_titles]),
+                        "test_misses": near_misses([a for a in v2 if a["title"] in test_titles])}
+    sha = {"dataset_sha256": hashlib.sha256(dataset.read_bytes()).hexdigest(),
+           **({"v2_sha256": hashlib.sha256(v2_file.read_bytes()).hexdigest()} if v2_file else {})}
+    with gzip.open(target, "wt", encoding="utf-8") as f:
+        json.dump({**sha, "halves": halves}, f)
 
 
 def out_of_fold(fold_dirs: list[Path]) -> dict[str, Any]:
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--v2", type=Path, default=None,
                         help="a SQuAD v2.0 file: its unanswerable questions' near-miss sentences as negatives")
     args = parser.parse_args()
-    random.seed(args.seed)
+    rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
     half = None if args.half == "all" else int(args.half)
@@ -211,42 +211,18 @@ def main() -> None:
     train_misses = near_misses([a for a in v2 if a["title"] in train_titles])
     test_misses = near_misses([a for a in v2 if a["title"] in test_titles])
     if args.limit:
-        train, test = random.sample(train, min(args.limit, len(train))), random.sample(test, min(args.limit, len(test)))
+        train, test = rng.sample(train, min(args.limit, len(train))), rng.sample(test, min(args.limit, len(test)))
         train_misses, test_misses = train_misses[:args.limit], test_misses[:args.limit]
 
     if args.hard:
         mine_hard_negatives(args.dataset, train_titles, train, args.hard_pool, args.cache or defaults.cache_dir())
 
     tokenizer, model = load_base()
-    for p in model.bert.embeddings.parameters():
-        p.requires_grad = False
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * -(-((2 + args.hard) * len(train) + len(train_misses)) // args.batch)
-    warm = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, s / warm) * max(0.0, (steps - s) / (steps - warm)))
     started = time.time()
-    for epoch in range(args.epochs):
-        model.train()
-        pairs: list[tuple[str, str, tuple[int, int] | None]] = []
-        for ex in train:
-            pairs.append((ex["question"], ex["text"], ex["golds"][0][:2]))
-            if ex["negatives"]:
-                pairs.append((ex["question"], random.choice(ex["negatives"]), None))
-            for text in random.sample(ex["hard"], min(args.hard, len(ex["hard"]))):
-                pairs.append((ex["question"], text, None))
-        pairs.extend((ex["question"], ex["text"], None) for ex in train_misses)
-        random.shuffle(pairs)
-        for i in tqdm(range(0, len(pairs), args.batch), desc=f"Epoch {epoch + 1}/{args.epochs}"):
-            loss = model(**encode(tokenizer, pairs[i:i + args.batch])).loss
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            optimiser.zero_grad()
-    model.eval()
-    trained = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
-               if not k.startswith("bert.embeddings.") and not k.startswith("bert.pooler.")}
+    recipe.train(model, tokenizer.backend_tokenizer, train, train_misses, epochs=args.epochs, batch=args.batch,
+                 lr=args.lr, rng=rng, hard=args.hard,
+                 progress=lambda r, label: tqdm(r, desc=label))
+    trained = recipe.trained_state(model)
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(trained, str(args.out / "weights.safetensors"))
     figures: dict[str, Any] = {}

@@ -13,7 +13,8 @@ from qa_eval.tuning import extractor_card, extractor_label, unseen_titles
 from qa.errors import ConfigError
 from qa.metrics import f1_score, normalize_answer
 from qa.reader import BundledExtractor, Extractor, Reader
-from qa.reader.extractor import WEIGHTS_DIR, _whole_words
+from qa.reader.decoding import whole_words as _whole_words
+from qa.reader.extractor import WEIGHTS_DIR
 from qa.settings import ReaderSettings, Settings
 
 SQUAD = Path(__file__).resolve().parents[1] / "eval" / "data" / "squad-dev-v1.1-half.json"

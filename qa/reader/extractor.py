@@ -8,9 +8,10 @@ fine-tuned tensors ship, as float16, in ``qa/data/extractor/``; the token embedd
 the bundled model, so nothing is downloaded. Questions run on ONNX Runtime (the network is
 exported on first use and cached, like the embedding backends): 2x faster than PyTorch here.
 
-For each (question, sentence) pair it gives the best span of at most ``MAX_SPAN_TOKENS``
-wordpieces, widened to whole words, and a has-answer score: the best span's start+end logit
-minus that of [CLS], the position it was trained to point at when a sentence holds no answer.
+For each (question, sentence) pair it gives the best span of at most
+``qa.reader.decoding.MAX_SPAN_TOKENS`` wordpieces, widened to whole words, and a has-answer
+score: the best span's start+end logit minus that of [CLS], the position it was trained to point
+at when a sentence holds no answer.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ import numpy as np
 from qa.embedding.onnx import in_child, model_path, onnx_session, quantise, trace_module
 from qa.loading import load_once, offline
 from qa.models import DEFAULT_MODEL
+from qa.reader.decoding import best_span
 from qa.settings import ExtractorBackend, Settings
 
 WEIGHTS_DIR = Path(str(resources.files("qa") / "data" / "extractor"))
-MAX_SPAN_TOKENS = 30
 _NO_ANSWER = -100.0  # the has-answer score of a text the network could not read
 _MAX_LENGTH = 256  # wordpieces of question + sentence: the bundled model's window
 # The model reads at most this many wordpieces of a question (SQuAD's longest are about 60), so
@@ -201,25 +202,15 @@ class BundledExtractor:
         encodings = loaded.pairs.encode_batch([(question, t) for t in texts])
         offsets = [e.offsets for e in encodings]
         starts, ends = loaded.logits(encodings)  # (n, seq)
-        n = starts.shape[1]
-        band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_SPAN_TOKENS)
         guesses = []
         for i, text in enumerate(texts):
-            context = np.array([s == 1 for s in encodings[i].sequence_ids])
-            if not context.any():  # nothing of the text fitted beside the question
+            hint = hints[i] if i < len(hints) else None
+            context = [s == 1 for s in encodings[i].sequence_ids]
+            best = best_span(starts[i], ends[i], offsets[i], context, text, hint, margin)
+            if best is None:  # nothing of the text fitted beside the question
                 guesses.append(Guess(start=0, end=0, has_answer=_NO_ANSWER))
                 continue
-            pairs = np.where(band & context[:, None] & context[None, :],
-                             starts[i][:, None] + ends[i][None, :], -np.inf)  # (seq, seq)
-            a, b = np.unravel_index(int(pairs.argmax()), pairs.shape)
-            top = float(pairs[a, b])
-            s, e = _whole_words(text, offsets[i][a][0], offsets[i][b][1])
-            hint = hints[i] if i < len(hints) else None
-            if hint is not None:
-                tokens = _tokens_of(offsets[i], context.tolist(), hint)
-                if tokens is not None and float(pairs[tokens]) >= top - margin:
-                    s, e = hint
-            null = float(starts[i][0] + ends[i][0])
+            s, e, top, null = best
             guesses.append(Guess(start=s, end=e, has_answer=top - null, null=null))
         return guesses
 
@@ -273,21 +264,3 @@ def _session(file: Path) -> _Loaded:
     plain.no_truncation()
     plain.no_padding()
     return _Loaded(pairs, plain, onnx_session(file))
-
-
-def _tokens_of(offsets: list[list[int]], context: list[bool], span: tuple[int, int]) -> tuple[int, int] | None:
-    """The first and last context wordpiece of a character span, if the text's tokens reach it."""
-    inside = [j for j, (a, b) in enumerate(offsets) if context[j] and a < span[1] and b > span[0]]
-    return (inside[0], inside[-1]) if inside else None
-
-
-def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a wordpiece span to whole words; drop trailing punctuation and an unopened ")"."""
-    while start > 0 and text[start - 1].isalnum():
-        start -= 1
-    while end < len(text) and text[end].isalnum():
-        end += 1
-    while end > start + 1 and (text[end - 1] in ",.;:!?\"'”’"
-                               or (text[end - 1] == ")" and "(" not in text[start:end])):
-        end -= 1
-    return start, end

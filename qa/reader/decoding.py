@@ -1,0 +1,61 @@
+"""From a span network's start and end logits to a span of the text: numpy alone.
+
+The runtime (``BundledExtractor``) and the training machine's reader (``eval/device_extractor.py``,
+which loads this file by path where ``qa``'s other dependencies are absent) decode with the same
+code, so a model's readings there are the readings ``answer()`` makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+MAX_SPAN_TOKENS = 30
+
+
+Span = tuple[int, int]
+
+
+def best_span(starts: np.ndarray, ends: np.ndarray, offsets: Sequence[Sequence[int]], context: Sequence[bool],
+              text: str, hint: Span | None = None, margin: float = 0.0) -> tuple[int, int, float, float] | None:
+    """The best span of at most ``MAX_SPAN_TOKENS`` context wordpieces, widened to whole words:
+    (start, end, its start+end logit, the [CLS] start+end logit); None when no wordpiece of the
+    text was read.
+
+    Args:
+        hint: a span of the text from another reader, returned instead when the network scores
+            it within ``margin`` of its own best.
+    """
+    inside = np.asarray(context, dtype=bool)
+    if not inside.any():
+        return None
+    n = len(inside)
+    band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_SPAN_TOKENS)
+    pairs = np.where(band & inside[:, None] & inside[None, :], starts[:n, None] + ends[None, :n], -np.inf)
+    a, b = (int(x) for x in np.unravel_index(int(pairs.argmax()), pairs.shape))
+    top = float(pairs[a, b])
+    s, e = whole_words(text, offsets[a][0], offsets[b][1])
+    if hint is not None:
+        tokens = tokens_of(offsets, inside.tolist(), hint)
+        if tokens is not None and float(pairs[tokens]) >= top - margin:
+            s, e = hint
+    return s, e, top, float(starts[0] + ends[0])
+
+
+def tokens_of(offsets: Sequence[Sequence[int]], context: Sequence[bool], span: Span) -> Span | None:
+    """The first and last context wordpiece of a character span, if the text's tokens reach it."""
+    inside = [j for j, (a, b) in enumerate(offsets) if context[j] and a < span[1] and b > span[0]]
+    return (inside[0], inside[-1]) if inside else None
+
+
+def whole_words(text: str, start: int, end: int) -> Span:
+    """Widen a wordpiece span to whole words; drop trailing punctuation and an unopened ")"."""
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    while end > start + 1 and (text[end - 1] in ",.;:!?\"'”’"
+                               or (text[end - 1] == ")" and "(" not in text[start:end])):
+        end -= 1
+    return start, end
