@@ -282,8 +282,13 @@ class Outcome:
     sentences: int  # in the quote
 
 
-def decide(a: Asked, fitted: Fitted) -> Outcome:
-    """The reader's choice, its confidence and whether it is right (before the threshold)."""
+def decide(a: Asked, fitted: Fitted, highlight: str = "surest") -> Outcome:
+    """The reader's choice, its confidence and whether it is right (before the threshold).
+
+    ``highlight`` says which sentence of the quote gives the key span: the chosen one
+    (``chosen``), or the quoted sentence the extractor re-read with the highest has-answer score
+    (``surest``, as ``Reader.read`` does: ``highlight_by_folds`` chose it on every fold).
+    """
     w, cal, design = fitted.selection, fitted.calibration, fitted.design
     j, score = choose(a, w, design)
     if j < 0:
@@ -291,24 +296,50 @@ def decide(a: Asked, fitted: Fitted) -> Outcome:
     x = confidence_inputs(a, j, score, design)
     confidence = float(1 / (1 + np.exp(-(x @ cal[:-1] + cal[-1]))))
     parts = joined(a, j, w, fitted.join_margin)
-    quote = " ".join(parts)
+    quote = " ".join(a.texts[k] for k in parts)
     right = bool(a.answers) and any(normalize_answer(g) in normalize_answer(quote) for g in a.answers)
-    s, e = a.spans[j]
-    key = a.texts[j] if question_type(a.question) == "reason" or e <= s else a.texts[j][s:e]
+    k = j
+    if highlight == "surest":
+        reread = set(np.argsort(-(a.features @ w[: len(FEATURES)]), kind="stable")[: design.width].tolist())
+        k = max((i for i in parts if i in reread or i == j), key=lambda i: (a.has[i], i == j))
+    s, e = a.spans[k]
+    key = a.texts[k] if question_type(a.question) == "reason" or e <= s else a.texts[k][s:e]
     return Outcome(j, confidence, right, key, len(parts))
 
 
-def joined(a: Asked, j: int, w: np.ndarray, margin: float) -> list[str]:
-    """The chosen sentence with adjacent same-paragraph candidates whose sentence score is within
+def joined(a: Asked, j: int, w: np.ndarray, margin: float) -> list[int]:
+    """The chosen candidate with adjacent same-paragraph candidates whose sentence score is within
     ``margin`` of its own (``Reader._joined``), in text order."""
     scores = a.features @ w[: len(FEATURES)]
     aid, s, e, par = a.places[j]
-    parts = {s: a.texts[j]}
+    parts = {s: j}
     for k, (aid2, s2, e2, par2) in enumerate(a.places):
         if k != j and aid2 == aid and par2 == par and scores[k] >= scores[j] - margin and (
                 0 <= s2 - e <= 2 or 0 <= s - e2 <= 2):
-            parts[s2] = a.texts[k]
+            parts[s2] = k
     return [parts[k] for k in sorted(parts)]
+
+
+def highlight_by_folds(asked: list[Asked], folds: dict[str, int], fitted: Fitted,
+                       threshold: float) -> tuple[list[Outcome], list[str]]:
+    """Each question's outcome with the highlight rule (``decide``) whose key spans matched the
+    gold answers more often (exact match, answered v1.1 questions) on the other folds' articles,
+    and the rule each fold chose."""
+    rules = ("chosen", "surest")
+    outcomes: list[Outcome | None] = [None] * len(asked)
+    chosen: list[str] = []
+    def matches(rule: str, fold: int) -> int:
+        return sum(1 for a in asked if folds[a.title] != fold and a.part == "v1"
+                   and (o := decide(a, fitted, rule)).confidence >= threshold
+                   and any(exact_match(o.key, g) for g in a.answers))
+
+    for k in sorted(set(folds.values())):
+        rule = max(rules, key=lambda r: matches(r, k))
+        chosen.append(rule)
+        for i, a in enumerate(asked):
+            if folds[a.title] == k:
+                outcomes[i] = decide(a, fitted, rule)
+    return [o for o in outcomes if o is not None], chosen
 
 
 def join_margin(asked: Sequence[Asked], w: np.ndarray, design: Design) -> float:
@@ -496,9 +527,16 @@ def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> 
     if args.held_out:
         asked, folds = held_out(asked, args.held_out)
     current, threshold = shipped()
-    outcomes = [decide(a, current) for a in asked]
-    results = {"weights file": report(asked, outcomes, [threshold] * len(asked))}
-    echo(f"weights file as it is (fitted elsewhere, not out of fold): {json.dumps(results['weights file'])}")
+    results = {}
+    for rule in ("chosen", "surest"):
+        outcomes = [decide(a, current, rule) for a in asked]
+        results[f"weights file, {rule} highlight"] = report(asked, outcomes, [threshold] * len(asked))
+        echo(f"weights file as it is (fitted elsewhere, not out of fold), {rule} sentence's highlight: "
+             f"{json.dumps(results[f'weights file, {rule} highlight'])}")
+    outcomes, rules = highlight_by_folds(asked, folds, current, threshold)
+    results["weights file, highlight chosen by folds"] = {**report(asked, outcomes, [threshold] * len(asked)),
+                                                          "rules": rules}
+    echo(f"highlight rule chosen on the other folds: {rules}")
     wanted = designs(args.rerank, args.variants)
     if args.write:
         wanted |= designs(*args.write.split("/"))

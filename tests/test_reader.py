@@ -76,6 +76,39 @@ def test_large_index_rereads_fewer_sentences(built_index: Path, embedder: object
         _assert_grounded(qa, a)
 
 
+class _RecordingExtractor(BundledExtractor):
+    """The real extractor, keeping what it read and what it guessed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[tuple[str, Guess]] = []
+
+    def spans(self, question: str, texts: list[str], hints: Sequence[tuple[int, int] | None] = (),
+              margin: float = 0.0) -> list[Guess]:
+        guesses = super().spans(question, texts, hints, margin)
+        self.read += list(zip(texts, guesses, strict=True))
+        return guesses
+
+
+@pytest.mark.slow
+def test_a_joined_quote_is_highlighted_in_the_sentence_the_extractor_is_surest_of(
+        built_index: Path, embedder: object) -> None:
+    """The quote joins the Bushehr sentence (chosen) and the one saying what Iran needed; the
+    highlight comes from whichever of them the extractor scored likelier to hold the answer, not
+    from the chosen one's long span about Bushehr."""
+    recording = _RecordingExtractor()
+    qa = QA(built_index, sample=False, extractor=recording)
+    a = qa.answer("What did Iran need from Russia to build its nuclear program?")
+    assert a.found and a.highlight is not None
+    _assert_grounded(qa, a)
+    quoted = [(text, g) for text, g in recording.read if text in a.text]
+    assert len(quoted) >= 2  # a joined quote, each sentence re-read
+    surest, guess = max(quoted, key=lambda tg: tg[1].has_answer)
+    offset = a.text.index(surest)
+    assert (a.highlight.start, a.highlight.end) == (offset + guess.start, offset + guess.end)
+    assert "Bushehr" not in a.text[a.highlight.start:a.highlight.end]
+
+
 @pytest.mark.slow
 def test_off_topic_question_is_declined(qa: QA) -> None:
     a = qa.answer("What is the boiling point of tungsten in kelvin?")

@@ -71,11 +71,13 @@ class Reading:
 
 @dataclass(frozen=True)
 class _Choice:
-    """The chosen candidate, the extractor's guess for it and its final score."""
+    """The chosen candidate, the extractor's guess for it and its final score, and every
+    candidate the extractor re-read with its guess."""
 
     candidate: Candidate
     guess: Guess
     score: float
+    reread: tuple[tuple[Candidate, Guess], ...] = ()
 
 
 class Reader:
@@ -113,8 +115,8 @@ class Reader:
         if confidence < self.settings.threshold:
             return Reading(confidence=confidence, timings_ms=timings)
         start, end = self._joined(best, scored)
-        shift = best.sentence.start - start
-        guess = choice.guess
+        source, guess = self._surest(choice, start, end)
+        shift = source.sentence.start - start
         highlight = ((guess.start + shift, guess.end + shift)
                      if guess.end > guess.start and question_type(question) != "reason" else None)
         return Reading(confidence=confidence, quote=(best.sentence.article_id, start, end),
@@ -189,8 +191,25 @@ class Reader:
         hints = [None if reason else self.hint(question, t) for t in texts]
         guesses = self.extractor.spans(question, texts, hints, self.settings.hint_margin)
         w = self.settings.extractor_weight
-        return max((_Choice(c, g, c.score + w * g.has_answer) for c, g in zip(top, guesses, strict=True)),
-                   key=lambda choice: choice.score)
+        reread = tuple(zip(top, guesses, strict=True))
+        best = max(reread, key=lambda cg: cg[0].score + w * cg[1].has_answer)
+        return _Choice(best[0], best[1], best[0].score + w * best[1].has_answer, reread)
+
+    @staticmethod
+    def _surest(choice: _Choice, start: int, end: int) -> tuple[Candidate, Guess]:
+        """The sentence of the quote ``[start, end)`` whose key span is the highlight: the one the
+        extractor re-read with the highest has-answer score (the chosen one on a tie). A joined
+        neighbour often holds the answer the chosen sentence only leads up to ("Iran badly needed
+        the expertise" after the sentence about Bushehr); chosen over the chosen sentence's own
+        span on each of five article folds (``qa_eval.fit_reader.highlight_by_folds``)."""
+        best = choice.candidate
+        source, guess = best, choice.guess
+        for c, g in choice.reread:
+            r = c.sentence
+            if (r.article_id == best.sentence.article_id and start <= r.start and r.end <= end
+                    and g.has_answer > guess.has_answer):
+                source, guess = c, g
+        return source, guess
 
     def hint(self, question: str, sentence: str) -> tuple[int, int] | None:
         """``key_span``'s phrase when enough question words lead up to it in order."""
