@@ -222,6 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--head-weight", type=float, default=1.0)
     parser.add_argument("--limit", type=int, default=None, help="training questions and readings (a smoke run)")
+    parser.add_argument("--held-out-only", action="store_true",
+                        help="measure each fold model on its held-out articles and read no candidates "
+                             "(with --seed, how much a seed moves the figures)")
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 as on the CPU
@@ -246,16 +249,18 @@ def main(argv: list[str] | None = None) -> None:
                 model = trained(bundle, halves[half], recipe, args, device)
                 trained_s = time.perf_counter() - t
                 figures = held_out(model, bundle, halves[half], device, pool)
-                got = read(model, bundle, [(i[3], i[4], i[5]) for i in items], raw["margin"], device, pool)
-                readings[half] = [[*i[:3], round(g[3], 4), round(g[2], 4), g[0], g[1], round(g[4], 4)]
-                                  for i, g in zip(items, got, strict=True)]
+                if not args.held_out_only:
+                    got = read(model, bundle, [(i[3], i[4], i[5]) for i in items], raw["margin"], device, pool)
+                    readings[half] = [[*i[:3], round(g[3], 4), round(g[2], 4), g[0], g[1], round(g[4], 4)]
+                                      for i, g in zip(items, got, strict=True)]
                 log[f"{name}/half{half}"] = {"held_out": figures, "train_s": round(trained_s, 1),
                                              "all_s": round(time.perf_counter() - t, 1),
                                              "train_titles": halves[half]["train_titles"]}
                 print(name, half, json.dumps(log[f"{name}/half{half}"]["held_out"]), flush=True)
                 (args.out / "log.json").write_text(json.dumps(log, indent=1))
-            with gzip.open(args.out / f"preds-{name}.json.gz", "wt", encoding="utf-8") as f:
-                json.dump({"recipe": name, "folds": raw["folds"], "columns": COLUMNS, "by_half": readings}, f)
+            if readings:
+                with gzip.open(args.out / f"preds-{name}.json.gz", "wt", encoding="utf-8") as f:
+                    json.dump({"recipe": name, "folds": raw["folds"], "columns": COLUMNS, "by_half": readings}, f)
             if name in args.final.split(","):
                 t = time.perf_counter()
                 model = trained(bundle, halves["all"], recipe, args, device)
