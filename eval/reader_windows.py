@@ -8,20 +8,39 @@ sentence a citation names.
 
 This module needs numpy alone (no ``qa`` import), because the training script loads it by path
 on machines that have PyTorch but none of this package's dependencies; preparing, training and
-predicting then encode and decode windows with the same code.
+predicting then encode and decode windows with the same code. It widens spans with the runtime's
+own rule, ``qa/reader/decoding.py``, loaded by path for the same reason.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+
+def _decoding() -> Any:
+    """``qa/reader/decoding.py`` (numpy alone), loaded from its file."""
+    path = Path(__file__).resolve().parent.parent / "qa" / "reader" / "decoding.py"
+    spec = importlib.util.spec_from_file_location("qa_reader_decoding", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+_D = _decoding()
+whole_words = _D.whole_words
+
 MAX_LENGTH = 256  # wordpieces of question + window: the bundled model's window
 MAX_QUESTION_TOKENS = 64  # SQuAD's longest questions are about 60 wordpieces
-MAX_SPAN_TOKENS = 30
+MAX_SPAN_TOKENS = _D.MAX_SPAN_TOKENS
 NEIGHBOUR_CHARS = 300  # of a neighbour sentence, at most this much is read (cut at a space)
 NO_ANSWER = -100.0  # the has-answer score of a window whose focus did not fit the model's window
 
@@ -127,18 +146,3 @@ def best_spans(starts: np.ndarray, ends: np.ndarray, encodings: Sequence[Any],
         s, e = whole_words(sentence, encoding.offsets[a][0] - w.focus[0], encoding.offsets[b][1] - w.focus[0])
         out.append(Guess(s, e, float(pairs[a, b]), null))
     return out
-
-
-def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a wordpiece span to whole words; drop trailing punctuation and an unopened ")".
-
-    The rule of ``qa.reader.extractor._whole_words``, repeated because this file must load
-    where ``qa`` cannot be imported (see the module docstring)."""
-    while start > 0 and text[start - 1].isalnum():
-        start -= 1
-    while end < len(text) and text[end].isalnum():
-        end += 1
-    while end > start + 1 and (text[end - 1] in ",.;:!?\"'”’"
-                               or (text[end - 1] == ")" and "(" not in text[start:end])):
-        end -= 1
-    return start, end
