@@ -55,9 +55,9 @@ def by_path(name: str, path: Path) -> ModuleType:
     return module
 
 
-R = by_path("extractor_recipe", ROOT / "eval" / "extractor_recipe.py")
-D = by_path("decoding", ROOT / "qa" / "reader" / "decoding.py")
-M = by_path("metrics", ROOT / "qa" / "metrics.py")
+R = by_path("device_extractor_recipe", ROOT / "eval" / "extractor_recipe.py")
+D = by_path("device_decoding", ROOT / "qa" / "reader" / "decoding.py")
+M = by_path("device_metrics", ROOT / "qa" / "metrics.py")
 
 
 class Bundle:
