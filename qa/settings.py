@@ -20,6 +20,7 @@ which the index's manifest records.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from functools import cache
@@ -96,6 +97,15 @@ class ReaderSettings(_Settings):
     # selection 0.805 re-reading 3, 0.816 re-reading 6). Re-reading 8 fitted one question more in
     # 1,000 but put answer() p95 at 79-83 ms against the 80 ms budget, so the grid stops at 6.
     rerank: int = Field(default_factory=lambda: int(shipped_weights()["rerank"]), ge=1, le=50)
+    # Of those, only the sentences scoring within this margin of the best are re-read: one further
+    # below rarely overtakes it by its has-answer score. The weights file's 2.5 was chosen by
+    # ``qa_eval.fit_reader``'s cross-validation (the narrowest margin that answers as many
+    # questions right as re-reading all six: 2.5 on every question, 2.5 to 4 on five article
+    # folds); out of fold it re-reads 2.9 sentences instead of 6, for 0.12 points of answer
+    # accuracy (eval/README.md). In the sentence score's units, so a weights file without one
+    # (fitted on another scale) re-reads all ``rerank``.
+    rerank_margin: float = Field(
+        default_factory=lambda: float(shipped_weights().get("rerank_margin", math.inf)), ge=0.0)
     extractor_weight: float = Field(default_factory=lambda: float(shipped_weights()["extractor_weight"]))
     # Above ``large_above`` sentences the re-read narrows to ``rerank_large``: there retrieval and
     # scoring take about 25 ms more, and re-reading 6 took the bench's 100x answer() p95 to 102-122 ms

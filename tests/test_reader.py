@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,13 +68,32 @@ class _CountingExtractor(BundledExtractor):
 
 @pytest.mark.slow
 def test_large_index_rereads_fewer_sentences(built_index: Path, embedder: object) -> None:
-    for settings, width in ((ReaderSettings(), 6), (ReaderSettings(large_above=0, rerank_large=2), 2)):
+    for settings, width in ((ReaderSettings(rerank_margin=math.inf), 6),
+                            (ReaderSettings(large_above=0, rerank_large=2, rerank_margin=math.inf), 2)):
         counting = _CountingExtractor()
         qa = QA(built_index, sample=False, settings=Settings(reader=settings), extractor=counting)
         a = qa.answer("What did Iran badly need from Russia?")
         assert counting.widths == [width]
         assert a.found and SEED_SENTENCE in a.text
         _assert_grounded(qa, a)
+
+
+@pytest.mark.slow
+def test_only_sentences_scoring_near_the_best_are_reread(built_index: Path, embedder: object) -> None:
+    """The extractor reads the best sentence and those within ``rerank_margin`` of its score; a
+    margin of 0 reads the best alone, and the shipped one reads fewer than all six here while
+    answering the same."""
+    question = "What did Iran badly need from Russia?"
+    read = {}
+    for margin in (0.0, ReaderSettings().rerank_margin, math.inf):
+        counting = _CountingExtractor()
+        qa = QA(built_index, sample=False, settings=Settings(reader=ReaderSettings(rerank_margin=margin)),
+                extractor=counting)
+        a = qa.answer(question)
+        read[margin] = counting.widths[0]
+        assert a.found and SEED_SENTENCE in a.text
+    assert read[0.0] == 1 and read[math.inf] == 6
+    assert read[0.0] <= read[ReaderSettings().rerank_margin] < 6
 
 
 class _RecordingExtractor(BundledExtractor):

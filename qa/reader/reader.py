@@ -182,10 +182,11 @@ class Reader:
 
     def choose(self, question: str, scored: list[Candidate], view: SentenceView) -> _Choice:
         """The best sentence once the extractor has re-scored the ``rerank`` best (``rerank_large``
-        in a large index), with its span."""
+        in a large index) that score within ``rerank_margin`` of the best, with its span."""
         large = view.term_documents([], "sentences")[0] > self.settings.large_above
         width = self.settings.rerank_large if large else self.settings.rerank
-        top = sorted(scored, key=lambda c: c.score, reverse=True)[:width]
+        ranked = sorted(scored, key=lambda c: c.score, reverse=True)[:width]
+        top = [c for c in ranked if c.score >= ranked[0].score - self.settings.rerank_margin]
         texts = [c.sentence.text for c in top]
         reason = question_type(question) == "reason"
         hints = [None if reason else self.hint(question, t) for t in texts]
