@@ -26,8 +26,6 @@ from qa.reader import BundledExtractor, Reader
 from qa.reader.features import question_type
 from qa.settings import Settings
 
-from . import defaults
-
 COLUMNS = ["question", "text", "focus_start", "null", "score", "start", "end"]
 
 
@@ -83,7 +81,9 @@ def device_inputs(data: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with gzip.open(target / "items.json.gz", "wt", encoding="utf-8") as f:
         json.dump({"margin": reader.settings.hint_margin, "folds": folds_of(titles_of(data)), "items": items}, f)
-    export(defaults.DEV_SET, defaults.V2_SET, target / "examples.json.gz")
+    with gzip.open(data, "rt", encoding="utf-8") as f:
+        v1, v2 = (Path(p) for p in json.load(f)["datasets"])  # the SQuAD files the candidates came from
+    export(v1, v2, target / "examples.json.gz")
     with gzip.open(target / "examples.json.gz", "rt", encoding="utf-8") as f:
         halves = json.load(f)["halves"]
     texts = {t for i in items for t in i[3:5]}
@@ -96,6 +96,7 @@ def device_inputs(data: Path, target: Path) -> None:
 
 
 def titles_of(data: Path) -> list[str]:
+    """The candidates' article titles, sorted."""
     with gzip.open(data, "rt", encoding="utf-8") as f:
         return sorted({q["title"] for q in json.load(f)["questions"]})
 

@@ -12,9 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 MAX_SPAN_TOKENS = 30
-
-
-Span = tuple[int, int]
+Span = tuple[int, int]  # character offsets, half-open
 
 
 def best_span(starts: np.ndarray, ends: np.ndarray, offsets: Sequence[Sequence[int]], context: Sequence[bool],

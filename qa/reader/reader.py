@@ -200,9 +200,9 @@ class Reader:
     def _surest(choice: _Choice, start: int, end: int) -> tuple[Candidate, Guess]:
         """The sentence of the quote ``[start, end)`` whose key span is the highlight: the one the
         extractor re-read with the highest has-answer score (the chosen one on a tie). A joined
-        neighbour often holds the answer the chosen sentence only leads up to ("Iran badly needed
-        the expertise" after the sentence about Bushehr); chosen over the chosen sentence's own
-        span on each of five article folds (``qa_eval.fit_reader.highlight_by_folds``)."""
+        neighbour often holds the answer the chosen sentence only leads up to (what Iran and Russia
+        each needed, after the sentence about the Bushehr reactor); chosen over the chosen
+        sentence's own span on each of five article folds (``qa_eval.fit_reader.highlight_by_folds``)."""
         best = choice.candidate
         source, guess = best, choice.guess
         for c, g in choice.reread:
