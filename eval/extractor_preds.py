@@ -19,6 +19,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -32,14 +33,18 @@ COLUMNS = ["question", "text", "focus_start", "null", "score", "start", "end"]
 Reading = tuple[tuple[int, int, int], str, str, "tuple[int, int] | None"]  # key, question, text, hint
 
 
-def to_read(data: Path, reader: Reader) -> Iterator[list[Reading]]:
-    """Each question's candidates not read before, as ``Reader.choose`` reads them: the sentence
-    alone, with the key-span hint (none for "why/how" questions). Keys are (question, window,
-    focus start), as the predictions file names them."""
+def candidates(data: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``reader_data``'s candidates file and the windows of its bundle, read once."""
     with gzip.open(data, "rt", encoding="utf-8") as f:
         raw = json.load(f)
     with gzip.open(data.parent / "bundle" / "windows.json.gz", "rt", encoding="utf-8") as f:
-        bundle = json.load(f)
+        return raw, json.load(f)
+
+
+def to_read(raw: dict[str, Any], bundle: dict[str, Any], reader: Reader) -> Iterator[list[Reading]]:
+    """Each question's candidates not read before, as ``Reader.choose`` reads them: the sentence
+    alone, with the key-span hint (none for "why/how" questions). Keys are (question, window,
+    focus start), as the predictions file names them."""
     seen: set[tuple[int, int, int]] = set()
     for q in tqdm(raw["questions"], desc="extractor", unit="question"):
         question = bundle["questions"][q["question"]]
@@ -57,15 +62,16 @@ def to_read(data: Path, reader: Reader) -> Iterator[list[Reading]]:
 
 def read_all(data: Path) -> dict[str, object]:
     """Every candidate's (null logit, best-span logit, span start, span end) in its sentence."""
+    raw, bundle = candidates(data)
     reader = Reader(BundledExtractor(Settings.from_env().extractor_weights))
     predictions: list[list[float | int]] = []
-    for fresh in to_read(data, reader):
+    for fresh in to_read(raw, bundle, reader):
         question = fresh[0][1]
         guesses = reader.extractor.spans(question, [r[2] for r in fresh], [r[3] for r in fresh],
                                          reader.settings.hint_margin)
         for (key, *_), g in zip(fresh, guesses, strict=True):
             predictions.append([*key, round(g.null, 4), round(g.null + g.has_answer, 4), g.start, g.end])
-    return {"recipe": "shipped", "folds": folds_of(titles_of(data)), "columns": COLUMNS, "predictions": predictions}
+    return {"recipe": "shipped", "folds": folds_of(raw), "columns": COLUMNS, "predictions": predictions}
 
 
 def device_inputs(data: Path, target: Path) -> None:
@@ -76,16 +82,15 @@ def device_inputs(data: Path, target: Path) -> None:
     from .reader_data import write_base
     from .train_extractor import export
 
+    raw, bundle = candidates(data)
     reader = Reader(BundledExtractor(Settings.from_env().extractor_weights))
-    items = [[*key, question, text, hint] for fresh in to_read(data, reader) for key, question, text, hint in fresh]
+    items = [[*key, question, text, hint] for fresh in to_read(raw, bundle, reader)
+             for key, question, text, hint in fresh]
     target.mkdir(parents=True, exist_ok=True)
     with gzip.open(target / "items.json.gz", "wt", encoding="utf-8") as f:
-        json.dump({"margin": reader.settings.hint_margin, "folds": folds_of(titles_of(data)), "items": items}, f)
-    with gzip.open(data, "rt", encoding="utf-8") as f:
-        v1, v2 = (Path(p) for p in json.load(f)["datasets"])  # the SQuAD files the candidates came from
-    export(v1, v2, target / "examples.json.gz")
-    with gzip.open(target / "examples.json.gz", "rt", encoding="utf-8") as f:
-        halves = json.load(f)["halves"]
+        json.dump({"margin": reader.settings.hint_margin, "folds": folds_of(raw), "items": items}, f)
+    v1, v2 = (Path(p) for p in raw["datasets"])  # the SQuAD files the candidates came from
+    halves = export(v1, v2, target / "examples.json.gz")
     texts = {t for i in items for t in i[3:5]}
     for half in halves.values():
         for ex in half["train"] + half["test"]:
@@ -95,15 +100,10 @@ def device_inputs(data: Path, target: Path) -> None:
     write_base(target / "bundle", sorted(texts))
 
 
-def titles_of(data: Path) -> list[str]:
-    """The candidates' article titles, sorted."""
-    with gzip.open(data, "rt", encoding="utf-8") as f:
-        return sorted({q["title"] for q in json.load(f)["questions"]})
-
-
-def folds_of(titles: list[str], folds: int = 5) -> dict[str, int]:
-    """Articles dealt to folds in turn, alphabetically; the fit's folds, not the extractor's."""
-    return {t: i % folds for i, t in enumerate(titles)}
+def folds_of(raw: dict[str, Any], folds: int = 5) -> dict[str, int]:
+    """The candidates' articles dealt to folds in turn, alphabetically; the fit's folds, not the
+    extractor's."""
+    return {t: i % folds for i, t in enumerate(sorted({q["title"] for q in raw["questions"]}))}
 
 
 def main(argv: list[str] | None = None) -> None:

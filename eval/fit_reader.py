@@ -40,6 +40,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -335,28 +336,42 @@ def joined(a: Asked, j: int, w: np.ndarray, margin: float) -> list[int]:
 RERANK_MARGINS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
 
 
+def by_folds(asked: list[Asked], folds: dict[str, int], options: dict[Any, Callable[[Asked], Outcome]],
+             good: Callable[[Asked, Outcome], bool],
+             pick: Callable[[dict[Any, int]], Any]) -> tuple[list[Outcome], list[Any]]:
+    """Each question's outcome under the option ``pick`` prefers from how many v1.1 questions of the
+    other folds' articles each option gets ``good``, and the option each fold chose. Every option
+    decides every question once."""
+    decided = {option: [decide_with(a) for a in asked] for option, decide_with in options.items()}
+    outcomes: list[Outcome | None] = [None] * len(asked)
+    chosen = []
+    for k in sorted(set(folds.values())):
+        counts = {option: sum(1 for a, o in zip(asked, done, strict=True)
+                              if folds[a.title] != k and a.part == "v1" and good(a, o))
+                  for option, done in decided.items()}
+        option = pick(counts)
+        chosen.append(option)
+        for i, a in enumerate(asked):
+            if folds[a.title] == k:
+                outcomes[i] = decided[option][i]
+    return [o for o in outcomes if o is not None], chosen
+
+
 def rerank_margin_by_folds(asked: list[Asked], folds: dict[str, int], fitted: Fitted,
                            threshold: float) -> tuple[list[Outcome], list[float]]:
     """Each question's outcome with the narrowest ``Design.rerank_margin`` (of ``RERANK_MARGINS``)
     that answers as many v1.1 questions right on the other folds' articles as re-reading all
     ``width`` candidates, and the margin each fold chose: fewer extractor readings, the latency's
     largest part, for no measured loss."""
-    def right(margin: float, fold: int) -> int:
-        narrowed = replace(fitted, design=replace(fitted.design, rerank_margin=margin))
-        return sum(1 for a in asked if folds[a.title] != fold and a.part == "v1"
-                   and (o := decide(a, narrowed)).confidence >= threshold and o.right)
+    margins = (*RERANK_MARGINS, math.inf)
 
-    outcomes: list[Outcome | None] = [None] * len(asked)
-    chosen: list[float] = []
-    for k in sorted(set(folds.values())):
-        everything = right(math.inf, k)
-        margin = next((m for m in RERANK_MARGINS if right(m, k) >= everything), math.inf)
-        chosen.append(margin)
-        narrowed = replace(fitted, design=replace(fitted.design, rerank_margin=margin))
-        for i, a in enumerate(asked):
-            if folds[a.title] == k:
-                outcomes[i] = decide(a, narrowed)
-    return [o for o in outcomes if o is not None], chosen
+    def narrowed(margin: float) -> Callable[[Asked], Outcome]:
+        design = replace(fitted.design, rerank_margin=margin)
+        return lambda a: decide(a, replace(fitted, design=design))
+
+    return by_folds(asked, folds, {m: narrowed(m) for m in margins},
+                    lambda a, o: o.confidence >= threshold and o.right,
+                    lambda right: next(m for m in margins if right[m] >= right[math.inf]))
 
 
 def highlight_by_folds(asked: list[Asked], folds: dict[str, int], fitted: Fitted,
@@ -365,20 +380,9 @@ def highlight_by_folds(asked: list[Asked], folds: dict[str, int], fitted: Fitted
     gold answers more often (exact match, answered v1.1 questions) on the other folds' articles,
     and the rule each fold chose."""
     rules = ("chosen", "surest")
-    outcomes: list[Outcome | None] = [None] * len(asked)
-    chosen: list[str] = []
-    def matches(rule: str, fold: int) -> int:
-        return sum(1 for a in asked if folds[a.title] != fold and a.part == "v1"
-                   and (o := decide(a, fitted, rule)).confidence >= threshold
-                   and any(exact_match(o.key, g) for g in a.answers))
-
-    for k in sorted(set(folds.values())):
-        rule = max(rules, key=lambda r: matches(r, k))
-        chosen.append(rule)
-        for i, a in enumerate(asked):
-            if folds[a.title] == k:
-                outcomes[i] = decide(a, fitted, rule)
-    return [o for o in outcomes if o is not None], chosen
+    return by_folds(asked, folds, {r: partial(decide, fitted=fitted, highlight=r) for r in rules},
+                    lambda a, o: o.confidence >= threshold and any(exact_match(o.key, g) for g in a.answers),
+                    lambda matched: max(rules, key=matched.__getitem__))
 
 
 def join_margin(asked: Sequence[Asked], w: np.ndarray, design: Design) -> float:

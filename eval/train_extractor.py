@@ -147,9 +147,9 @@ def held_out(extractor: Extractor, test: list[Example], misses: Sequence[Example
     return figures
 
 
-def export(dataset: Path, v2_file: Path | None, target: Path) -> None:
-    """Each half's examples (and ``v2_file``'s near-misses) as JSON (gzip), for a training machine
-    without ``qa``'s dependencies (``extractor_preds --device``)."""
+def export(dataset: Path, v2_file: Path | None, target: Path) -> dict[str, Any]:
+    """Each half's examples (and ``v2_file``'s near-misses) written as JSON (gzip) for a training
+    machine without ``qa``'s dependencies (``extractor_preds --device``), and returned."""
     data = json.loads(dataset.read_text(encoding="utf-8"))["data"]
     v2 = json.loads(v2_file.read_text(encoding="utf-8"))["data"] if v2_file else []
     halves = {}
@@ -164,6 +164,7 @@ def export(dataset: Path, v2_file: Path | None, target: Path) -> None:
            **({"v2_sha256": hashlib.sha256(v2_file.read_bytes()).hexdigest()} if v2_file else {})}
     with gzip.open(target, "wt", encoding="utf-8") as f:
         json.dump({**sha, "halves": halves}, f)
+    return halves
 
 
 def out_of_fold(fold_dirs: list[Path]) -> dict[str, Any]:

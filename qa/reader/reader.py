@@ -77,7 +77,7 @@ class _Choice:
     candidate: Candidate
     guess: Guess
     score: float
-    reread: tuple[tuple[Candidate, Guess], ...] = ()
+    reread: tuple[tuple[Candidate, Guess], ...]
 
 
 class Reader:
