@@ -9,7 +9,9 @@ near-misses) and ``extractor_preds --items`` (every candidate to read, with its 
 and ``reader_data``'s bundle (the tokenizer and the bundled model, its vocabulary trimmed to the
 wordpieces the data uses). This file needs PyTorch, transformers, tokenizers and safetensors
 only; ``qa``'s numpy-only decoder and metrics are loaded by path, so the readings decode as
-``answer()`` decodes. It runs, slowly, on CPUs too. Usage:
+``answer()`` decodes, but for the penalty on spans that repeat the question
+(``BundledExtractor.repeat_penalty``), which needs the stemmer: here the span is the network's own
+best, as a runtime extractor with ``repeat_penalty=0`` reads. It runs, slowly, on CPUs too. Usage:
     python eval/device_extractor.py BUNDLE EXAMPLES ITEMS OUT [--recipes plain,head] [--final head]
         [--head-weight 1.0] [--limit N]
 Writes, as each is done: ``OUT/preds-RECIPE.json.gz`` (each fold model's readings, in
@@ -105,7 +107,7 @@ def _decode(job: tuple[Any, ...]) -> tuple[int, int, float, float]:
 def read(model: Any, bundle: Bundle, items: list[tuple[str, str, Any]], margin: float, device: str,
          pool: Any) -> list[tuple[int, int, float, float, float]]:
     """(span start, end, span logit, [CLS] logit, head logit or 0) of each (question, text, hint),
-    decoded by ``qa.reader.decoding`` as the runtime decodes."""
+    decoded by ``qa.reader.decoding`` as the runtime decodes without the repeat penalty."""
     encodings = bundle.pairs.encode_batch([(q, t) for q, t, _ in items])
     order = np.argsort([len(e.ids) for e in encodings], kind="stable")
     out: list[Any] = [None] * len(items)

@@ -363,15 +363,30 @@ def rerank_margin_by_folds(asked: list[Asked], folds: dict[str, int], fitted: Fi
     that answers as many v1.1 questions right on the other folds' articles as re-reading all
     ``width`` candidates, and the margin each fold chose: fewer extractor readings, the latency's
     largest part, for no measured loss."""
+    return by_folds(asked, folds, *_margins(fitted, threshold))
+
+
+def rerank_margin(asked: list[Asked], fitted: Fitted, threshold: float) -> float:
+    """The margin ``rerank_margin_by_folds``'s rule takes on every question: what ``--write`` ships."""
+    options, good, pick = _margins(fitted, threshold)
+    return pick({m: sum(1 for a in asked if a.part == "v1" and good(a, decide_with(a)))
+                 for m, decide_with in options.items()})
+
+
+def _margins(fitted: Fitted, threshold: float) -> tuple[dict[float, Callable[[Asked], Outcome]],
+                                                        Callable[[Asked, Outcome], bool],
+                                                        Callable[[dict[float, int]], float]]:
+    """The re-read margins as ``by_folds`` options, what counts as good (answered right), and the
+    pick: the narrowest answering as many right as an infinite margin."""
     margins = (*RERANK_MARGINS, math.inf)
 
     def narrowed(margin: float) -> Callable[[Asked], Outcome]:
         design = replace(fitted.design, rerank_margin=margin)
         return lambda a: decide(a, replace(fitted, design=design))
 
-    return by_folds(asked, folds, {m: narrowed(m) for m in margins},
-                    lambda a, o: o.confidence >= threshold and o.right,
-                    lambda right: next(m for m in margins if right[m] >= right[math.inf]))
+    return ({m: narrowed(m) for m in margins},
+            lambda a, o: o.confidence >= threshold and o.right,
+            lambda right: next(m for m in margins if right[m] >= right[math.inf]))
 
 
 def highlight_by_folds(asked: list[Asked], folds: dict[str, int], fitted: Fitted,
@@ -508,9 +523,10 @@ def shipped() -> tuple[Fitted, float]:
     return Fitted(design, w, cal, settings.join_margin), settings.threshold
 
 
-def weights_file(fitted: Fitted, threshold: float, inputs: Sequence[Path], figures: dict[str, Any]) -> dict[str, Any]:
-    """The reader's weights file for ``fitted``: values by name, what they were fitted on, and the
-    out-of-fold figures of the same design.
+def weights_file(fitted: Fitted, threshold: float, margin: float, inputs: Sequence[Path],
+                 figures: dict[str, Any]) -> dict[str, Any]:
+    """The reader's weights file for ``fitted``: values by name (``margin`` its re-read margin,
+    written when finite), what they were fitted on, and the out-of-fold figures of the same design.
 
     Raises:
         ValueError: the design reads checks, which the reader does not compute, or the values do
@@ -526,6 +542,7 @@ def weights_file(fitted: Fitted, threshold: float, inputs: Sequence[Path], figur
         "calibration": {**{f: round(float(v), 4) for f, v in zip(CONFIDENCE_FEATURES, cal[:-1], strict=True)},
                         "bias": round(float(cal[-1]), 4)},
         "threshold": threshold, "join_margin": fitted.join_margin,
+        **({"rerank_margin": margin} if math.isfinite(margin) else {}),
     }
     ReaderSettings.model_validate(values)
     return {
@@ -597,7 +614,8 @@ def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> 
         design = designs(*args.write.split("/"))[args.write]
         fitted = fit(asked, design)
         best = best_threshold([decide(a, fitted) for a in asked], asked)
-        written = weights_file(fitted, best, [args.data, args.preds], results[args.write])
+        written = weights_file(fitted, best, rerank_margin(asked, fitted, best), [args.data, args.preds],
+                               results[args.write])
         args.weights.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
         echo(f"wrote {args.weights} (threshold {best})")
     args.out.parent.mkdir(parents=True, exist_ok=True)

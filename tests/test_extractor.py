@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from qa_eval.squad import load_questions, read_squad, split_titles
 from qa_eval.tuning import extractor_card, extractor_label, unseen_titles
@@ -13,8 +15,10 @@ from qa_eval.tuning import extractor_card, extractor_label, unseen_titles
 from qa.errors import ConfigError
 from qa.metrics import f1_score, normalize_answer
 from qa.reader import BundledExtractor, Extractor, Reader
+from qa.reader.decoding import best_span
 from qa.reader.decoding import whole_words as _whole_words
 from qa.reader.extractor import WEIGHTS_DIR
+from qa.reader.spans import repeated_share
 from qa.settings import ReaderSettings, Settings
 
 SQUAD = Path(__file__).resolve().parents[1] / "eval" / "data" / "squad-dev-v1.1-half.json"
@@ -119,6 +123,21 @@ def test_whole_words_trims_punctuation() -> None:
     assert text[slice(*_whole_words(text, 3, 15))] == "cost (about)"
     assert text[slice(*_whole_words(text, 9, 15))] == "about"
     assert text[slice(*_whole_words(text, 33, 37))] == "Bob"
+
+
+def test_a_span_repeating_the_question_loses_its_penalty_and_the_logits_stay_the_networks() -> None:
+    text = "The AFC champion Denver Broncos won."
+    words = [(m.start(), m.end()) for m in re.finditer(r"\w+|\.", text)]
+    offsets = [(0, 0), *words, (0, 0)]  # [CLS] question... here only the text's wordpieces and [SEP]
+    context = [False, *[True] * len(words), False]
+    starts = np.array([0.0, 3.0, 1.0, 0.0, 2.5, 0.0, 0.0, 0.0, 0.0])  # "The ..." starts best
+    ends = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0])  # "... Broncos" ends best
+    share = repeated_share("Which team was the AFC champion?")
+    plain = best_span(starts, ends, offsets, context, text)
+    assert plain is not None and text[plain[0]:plain[1]] == "The AFC champion Denver Broncos"
+    penalised = best_span(starts, ends, offsets, context, text, penalty=lambda phrase: 3.0 * share(phrase))
+    assert penalised is not None and text[penalised[0]:penalised[1]] == "Denver Broncos"
+    assert penalised[2:] == plain[2:] == (6.0, 0.0)  # the has-answer score reads the network's best
 
 
 @pytest.mark.slow

@@ -115,7 +115,8 @@ def test_a_joined_quote_is_highlighted_in_the_sentence_the_extractor_is_surest_o
         built_index: Path, embedder: object) -> None:
     """The quote joins the Bushehr sentence (chosen) and the one saying what Iran needed; the
     highlight comes from whichever of them the extractor scored likelier to hold the answer, not
-    from the chosen one's long span about Bushehr."""
+    from the chosen one's long span about Bushehr, and the question's opening clause ("Iran
+    need") names whose need: Iran's, not Russia's "the cash"."""
     recording = _RecordingExtractor()
     qa = QA(built_index, sample=False, extractor=recording)
     a = qa.answer("What did Iran need from Russia to build its nuclear program?")
@@ -126,7 +127,7 @@ def test_a_joined_quote_is_highlighted_in_the_sentence_the_extractor_is_surest_o
     surest, guess = max(quoted, key=lambda tg: tg[1].has_answer)
     offset = a.text.index(surest)
     assert (a.highlight.start, a.highlight.end) == (offset + guess.start, offset + guess.end)
-    assert "Bushehr" not in a.text[a.highlight.start:a.highlight.end]
+    assert a.text[a.highlight.start:a.highlight.end] == "the expertise"
 
 
 @pytest.mark.slow

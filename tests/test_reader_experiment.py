@@ -4,6 +4,7 @@ file it writes and the near-miss checks."""
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -66,16 +67,20 @@ def test_a_fitted_design_becomes_a_weights_file_the_reader_accepts(tmp_path: Pat
     inputs.write_bytes(b"data")
     w = np.arange(len(SELECTION), dtype=float)
     cal = np.append(np.linspace(-1, 1, len(CONFIDENCE_FEATURES)), -2.0)
-    written = weights_file(Fitted(Design(width=6), w, cal, 0.35), 0.25, [inputs], {"answer_accuracy": 0.8})
+    written = weights_file(Fitted(Design(width=6), w, cal, 0.35), 0.25, 2.5, [inputs], {"answer_accuracy": 0.8})
     settings = ReaderSettings.model_validate({k: written[k] for k in (
-        "sentence_weights", "rerank", "extractor_weight", "calibration", "threshold", "join_margin")})
+        "sentence_weights", "rerank", "rerank_margin", "extractor_weight", "calibration", "threshold",
+        "join_margin")})
     assert settings.sentence_weights == {f: float(i) for i, f in enumerate(FEATURES)}
     assert settings.extractor_weight == len(FEATURES) and settings.calibration["bias"] == -2.0
-    assert (settings.threshold, settings.join_margin, settings.rerank) == (0.25, 0.35, 6)
+    assert (settings.threshold, settings.join_margin, settings.rerank, settings.rerank_margin) == (0.25, 0.35, 6, 2.5)
+    # An infinite margin (re-read all ``rerank``) is the reader's default, so the file leaves it out.
+    assert "rerank_margin" not in weights_file(Fitted(Design(width=6), w, cal, 0.35), 0.25, math.inf, [inputs], {})
     assert written["out_of_fold"] == {"answer_accuracy": 0.8}
     assert written["inputs_sha256"]["candidates.json.gz"] == hashlib.sha256(b"data").hexdigest()
     with pytest.raises(ValueError, match="no near-miss checks"):
-        weights_file(Fitted(Design(6, (), CHECKS), w, np.append(cal, np.zeros(len(CHECKS))), 0.35), 0.25, [inputs], {})
+        weights_file(Fitted(Design(6, (), CHECKS), w, np.append(cal, np.zeros(len(CHECKS))), 0.35), 0.25, 2.5,
+                     [inputs], {})
 
 
 SENTENCE = "On 7 January 1943, at the age of 86, Tesla died alone in room 3327 of the New Yorker Hotel."

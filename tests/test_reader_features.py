@@ -8,6 +8,7 @@ import pytest
 
 from qa import QA
 from qa.reader.features import content_stems, stem
+from qa.reader.spans import clause_words, repeated_share
 from qa.settings import ReaderSettings
 
 SENTENCE = "On 7 January 1943, at the age of 86, Tesla died alone in room 3327 of the New Yorker Hotel."
@@ -23,6 +24,23 @@ def test_a_question_verb_meets_its_past_tense_in_the_sentence() -> None:
     # The crude suffix stripper this replaced kept "died" apart from "die", so the sentence that
     # answers "Where did Nikola Tesla die?" covered one question word in three.
     assert content_stems("Where did Nikola Tesla die?") <= content_stems(SENTENCE) | {"nikola"}
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("What did Iran need from Russia to build its nuclear program?", 2),  # Iran, need | from
+    ("What did Iran badly need from Russia?", 3),
+    ("Where did Nikola Tesla die?", 3),
+    ("When was Martin Luther born?", 3),
+])
+def test_the_opening_clause_ends_at_its_first_preposition(question: str, words: int) -> None:
+    assert clause_words(question) == words
+
+
+def test_the_share_of_a_phrase_the_question_repeats() -> None:
+    share = repeated_share("Which NFL team represented the AFC at Super Bowl 50?")
+    assert share("Denver Broncos") == 0.0
+    assert share("the AFC champion") == 0.5  # AFC repeated, champion not; "the" is no content word
+    assert share("the") == 1.0  # nothing of its own to answer with
 
 
 def test_the_settings_refuse_an_unknown_confidence_input_or_no_bias() -> None:

@@ -30,6 +30,7 @@ from qa.embedding.onnx import in_child, model_path, onnx_session, quantise, trac
 from qa.loading import load_once, offline
 from qa.models import DEFAULT_MODEL
 from qa.reader.decoding import best_span
+from qa.reader.spans import repeated_share
 from qa.settings import ExtractorBackend, Settings
 
 WEIGHTS_DIR = Path(str(resources.files("qa") / "data" / "extractor"))
@@ -38,6 +39,12 @@ _MAX_LENGTH = 256  # wordpieces of question + sentence: the bundled model's wind
 # The model reads at most this many wordpieces of a question (SQuAD's longest are about 60), so
 # a long question leaves the sentence room in the window instead of failing to tokenise.
 MAX_QUESTION_TOKENS = 128
+# Logits subtracted from a span per unit of its content words' share that the question holds
+# (``qa.reader.spans.repeated_share``). Chosen by ``qa_eval.span_penalty``: each fold model read the
+# gold sentences of the 12 articles it never saw, with the reader's key-span hint, and on each of
+# five folds by article the grid's best on the other four was 3; out of fold, span EM / F1
+# 0.553 / 0.700 -> 0.571 / 0.706 (eval/reports/span-penalty.json).
+REPEAT_PENALTY = 3.0
 # Texts per network run, in order of length: padding every text to the batch's longest wasted a
 # third of the network's work (65,204 of 97,614 wordpieces real over the bench's 213 questions'
 # six re-read sentences). Runs of two similar lengths: the extractor's p95 92.5 -> 74.6 ms there,
@@ -159,6 +166,8 @@ class BundledExtractor:
         cache_dir: where the ONNX export is kept (``Settings.model_cache()`` by default).
         backend: ``onnx`` (the float network) or ``onnx-int8`` (its weights in int8:
             ``Settings.extractor_backend`` says what that costs).
+        repeat_penalty: logits a span loses per unit share of its words the question repeats
+            (0: the network's best span, as the training machine decodes).
 
     Example:
         >>> text = "Super Bowl 50 was won by the Denver Broncos."
@@ -168,8 +177,9 @@ class BundledExtractor:
     """
 
     def __init__(self, weights: Path | None = None, cache_dir: Path | None = None,
-                 backend: ExtractorBackend = "onnx") -> None:
+                 backend: ExtractorBackend = "onnx", repeat_penalty: float = REPEAT_PENALTY) -> None:
         self._weights = WEIGHTS_DIR if weights is None else weights
+        self.repeat_penalty = repeat_penalty
         self._cache_dir = Settings().model_cache() if cache_dir is None else cache_dir
         self.backend = backend
         self._session: _Loaded | None = None
@@ -202,11 +212,13 @@ class BundledExtractor:
         encodings = loaded.pairs.encode_batch([(question, t) for t in texts])
         offsets = [e.offsets for e in encodings]
         starts, ends = loaded.logits(encodings)  # (n, seq)
+        share = repeated_share(question) if self.repeat_penalty else None
+        penalty = (lambda phrase: self.repeat_penalty * share(phrase)) if share else None
         guesses = []
         for i, text in enumerate(texts):
             hint = hints[i] if i < len(hints) else None
             context = [s == 1 for s in encodings[i].sequence_ids]
-            best = best_span(starts[i], ends[i], offsets[i], context, text, hint, margin)
+            best = best_span(starts[i], ends[i], offsets[i], context, text, hint, margin, penalty)
             if best is None:  # nothing of the text fitted beside the question
                 guesses.append(Guess(start=0, end=0, has_answer=_NO_ANSWER))
                 continue

@@ -23,7 +23,7 @@ from qa.embedding import Vectors
 from qa.models import Passage
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
-from qa.reader.spans import LEAD_WORDS, key_span, ordered_overlap
+from qa.reader.spans import LEAD_WORDS, clause_words, key_span, ordered_overlap
 from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
 from qa.settings import FEATURES, LexicalSettings, ReaderSettings
 from qa.store import SentenceRow
@@ -213,13 +213,16 @@ class Reader:
         return source, guess
 
     def hint(self, question: str, sentence: str) -> tuple[int, int] | None:
-        """``key_span``'s phrase when enough question words lead up to it in order."""
+        """``key_span``'s phrase when the question's opening clause (at least ``hint_words`` of its
+        words) leads up to it in order: "Iran badly needed | the expertise", not "Russia badly
+        needed | the cash", for "What did Iran need from Russia ...?"."""
         span = key_span(question, sentence)
         if span is None:
             return None
         q_order = [stem(w) for w in re.findall(r"\w+", question.lower()) if w not in STOPWORDS]
         before = [stem(w) for w in re.findall(r"\w+", sentence[: span[0]].lower())][-LEAD_WORDS:]
-        return span if ordered_overlap(q_order, before) >= self.settings.hint_words else None
+        needed = max(self.settings.hint_words, clause_words(question))
+        return span if ordered_overlap(q_order, before) >= needed else None
 
     def confidence(self, features: tuple[float, ...], score: float, guess: Guess) -> float:
         """P(the chosen sentence answers), from the calibrated logistic model over the inputs

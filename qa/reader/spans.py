@@ -7,9 +7,10 @@ own word order says which subject it names (see ``ReaderSettings.hint_words``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
-from qa.reader.features import question_type, stem, type_match
+from qa.reader.features import content_stems, question_type, stem, type_match
 from qa.retrieval import STOPWORDS
 
 _TOKEN = re.compile(r"[\w$£€%][\w'’.,$%-]*[\w%]|[\w$£€%]", re.UNICODE)
@@ -28,6 +29,9 @@ class SpanWeights(NamedTuple):
 
 
 LEAD_WORDS = 6  # words before a phrase that may lead up to it in the question's order
+# Prepositions that close the clause a question opens with ("What did Iran need | from Russia").
+_CLAUSE_END = frozenset({"about", "after", "as", "at", "before", "by", "during", "for", "from", "in", "into",
+                         "of", "on", "since", "than", "to", "with"})
 PHRASE_WORDS = 6  # longest candidate phrase, in words
 
 
@@ -81,6 +85,32 @@ def key_span(question: str, sentence: str, weights: SpanWeights = SPAN_WEIGHTS) 
         if best is None or score > best[0]:
             best = (score, tokens[a][0], tokens[b - 1][1])
     return (best[1], best[2]) if best else None
+
+
+def clause_words(question: str) -> int:
+    """How many content words the question's opening clause holds: those after its first word, up
+    to the first preposition after one of them. "What did Iran need from Russia to build ..." has
+    two (Iran, need): its subject and verb, which must lead up to the phrase that answers it."""
+    count = 0
+    for word in re.findall(r"\w+", question.lower())[1:]:
+        if count and word in _CLAUSE_END:
+            break
+        count += word not in STOPWORDS
+    return count
+
+
+def repeated_share(question: str) -> Callable[[str], float]:
+    """A function giving the share of a phrase's content words the question already holds (1.0
+    for a phrase of function words alone). SQuAD's answers rarely repeat their question, and the
+    extractor's spans often do ("Which NFL team represented the AFC" -> "The American Football
+    Conference (AFC) champion Denver Broncos"), so the extractor's decoding subtracts it."""
+    asked = content_stems(question)
+
+    def share(phrase: str) -> float:
+        words = [stem(w) for w in re.findall(r"\w+", phrase.lower()) if w not in STOPWORDS]
+        return sum(w in asked for w in words) / len(words) if words else 1.0
+
+    return share
 
 
 def ordered_overlap(a: list[str], b: list[str]) -> int:
