@@ -39,9 +39,8 @@ def best_span(starts: np.ndarray, ends: np.ndarray, offsets: Sequence[Sequence[i
     pairs = np.where(band & inside[:, None] & inside[None, :], starts[:n, None] + ends[None, :n], -np.inf)
     a, b = (int(x) for x in np.unravel_index(int(pairs.argmax()), pairs.shape))
     top = float(pairs[a, b])
-    s, e = whole_words(text, offsets[a][0], offsets[b][1])
-    if penalty is not None:
-        s, e = _least_penalised(pairs, offsets, text, penalty)
+    s, e = (whole_words(text, offsets[a][0], offsets[b][1]) if penalty is None
+            else _least_penalised(pairs, offsets, text, penalty))
     if hint is not None:
         tokens = tokens_of(offsets, inside.tolist(), hint)
         if tokens is not None and float(pairs[tokens]) >= top - margin:

@@ -212,8 +212,8 @@ class BundledExtractor:
         encodings = loaded.pairs.encode_batch([(question, t) for t in texts])
         offsets = [e.offsets for e in encodings]
         starts, ends = loaded.logits(encodings)  # (n, seq)
-        share = repeated_share(question) if self.repeat_penalty else None
-        penalty = (lambda phrase: self.repeat_penalty * share(phrase)) if share else None
+        weight, share = self.repeat_penalty, repeated_share(question)
+        penalty = (lambda phrase: weight * share(phrase)) if weight else None
         guesses = []
         for i, text in enumerate(texts):
             hint = hints[i] if i < len(hints) else None

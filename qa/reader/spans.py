@@ -1,7 +1,8 @@
 """Key spans by rule: the short phrase inside a sentence that answers a factoid question.
 
 The extractor (``qa.reader.extractor``) marks spans too; this rule wins where the question's
-own word order says which subject it names (see ``ReaderSettings.hint_words``).
+own word order says which subject it names (see ``ReaderSettings.hint_words``). The extractor's
+decoding also reads here how much of a span the question repeats (``repeated_share``).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ class SpanWeights(NamedTuple):
 
 
 LEAD_WORDS = 6  # words before a phrase that may lead up to it in the question's order
+PHRASE_WORDS = 6  # longest candidate phrase, in words
 # Prepositions that close the clause a question opens with ("What did Iran need | from Russia").
 _CLAUSE_END = frozenset({"about", "after", "as", "at", "before", "by", "during", "for", "from", "in", "into",
                          "of", "on", "since", "than", "to", "with"})
-PHRASE_WORDS = 6  # longest candidate phrase, in words
 
 
 SPAN_WEIGHTS = SpanWeights()
