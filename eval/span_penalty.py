@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -32,12 +33,10 @@ from .train_extractor import Example, examples
 
 PENALTIES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 FOLDS = 5
-
-
 Scores = dict[tuple[float, bool], tuple[float, float]]  # (penalty, hinted) -> (span EM, span F1)
 
 
-def readings(data: list[dict], half: int, weights: Path) -> list[tuple[str, Scores]]:
+def readings(data: list[dict[str, Any]], half: int, weights: Path) -> list[tuple[str, Scores]]:
     """(title, scores) for each question of the articles fold ``half``'s model at ``weights`` never
     saw, its gold sentence read as ``Reader.choose`` reads it, and without the hint."""
     _, unseen = split_titles(data, half)
@@ -101,6 +100,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="the two fold models (train_extractor --half 0 and 1)")
     parser.add_argument("--out", type=Path, default=defaults.reports_dir() / "span-penalty.json")
     args = parser.parse_args(argv)
+    for weights in args.folds:
+        if not (weights / "weights.safetensors").is_file():
+            parser.error(f"{weights} holds no fold model; bash eval/train_extractor.sh trains both folds")
     data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
     read = [row for half, weights in enumerate(args.folds) for row in readings(data, half, weights)]
     report = {"dataset": args.dataset.name, "folds": [f.name for f in args.folds], **choose(read)}

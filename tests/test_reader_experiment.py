@@ -21,6 +21,7 @@ from qa_eval.fit_reader import (
     weights_file,
 )
 from qa_eval.reader_windows import NEIGHBOUR_CHARS, whole_words, window
+from qa_eval.span_penalty import PENALTIES, choose
 
 from qa.settings import FEATURES, ReaderSettings
 
@@ -106,3 +107,20 @@ def test_checks_flag_what_near_miss_questions_change() -> None:
     assert echoed["span_echo"] == 1.0
     wrong_kind = evidence_checks("When did the Broncos win?", sentence, "the Panthers", sentence)
     assert wrong_kind["span_type"] == 0.0
+
+
+def test_each_article_fold_chooses_the_penalty_on_the_others_and_is_measured_with_it() -> None:
+    """Ten articles where penalty 3 reads every span right and the rest read none, but for one
+    article where only penalty 1 does: its fold still takes 3 from the other folds and scores 0."""
+    read = []
+    for i in range(10):
+        good = 1.0 if i else 0.0
+        scores = {(p, hinted): ((good, good) if p == 3.0 else (0.0, 0.0))
+                  for p in PENALTIES for hinted in (True, False)}
+        if i == 0:
+            scores[1.0, True] = (1.0, 1.0)
+        read.append((f"article {i}", scores))
+    report = choose(read)
+    assert report["chosen_by_fold"] == [3.0] * 5
+    assert report["out_of_fold"] == {"span_em": 0.9, "span_f1": 0.9}
+    assert report["by_penalty"]["1.0"] == {"span_em": 0.1, "span_f1": 0.1, "no_hint": {"span_em": 0.0, "span_f1": 0.0}}
