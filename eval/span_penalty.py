@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -29,7 +29,9 @@ from qa.reader.features import question_type
 
 from . import defaults
 from .squad import split_titles
-from .train_extractor import Example, examples
+
+if TYPE_CHECKING:
+    from .train_extractor import Example
 
 PENALTIES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 FOLDS = 5
@@ -39,6 +41,8 @@ Scores = dict[tuple[float, bool], tuple[float, float]]  # (penalty, hinted) -> (
 def readings(data: list[dict[str, Any]], half: int, weights: Path) -> list[tuple[str, Scores]]:
     """(title, scores) for each question of the articles fold ``half``'s model at ``weights`` never
     saw, its gold sentence read as ``Reader.choose`` reads it, and without the hint."""
+    from .train_extractor import examples  # imports torch, which ``choose`` and its test need not
+
     _, unseen = split_titles(data, half)
     extractor = BundledExtractor(weights)
     reader = Reader(extractor)
