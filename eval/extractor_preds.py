@@ -24,8 +24,9 @@ from typing import Any
 from tqdm import tqdm
 
 from qa.reader import BundledExtractor, Reader
-from qa.reader.features import question_type
 from qa.settings import Settings
+
+from .squad import article_folds
 
 COLUMNS = ["question", "text", "focus_start", "null", "score", "start", "end"]
 
@@ -48,14 +49,13 @@ def to_read(raw: dict[str, Any], bundle: dict[str, Any], reader: Reader) -> Iter
     seen: set[tuple[int, int, int]] = set()
     for q in tqdm(raw["questions"], desc="extractor", unit="question"):
         question = bundle["questions"][q["question"]]
-        reason = question_type(question) == "reason"
         fresh = []
         for c in q["candidates"]:
             key = (q["question"], c["window"], c["focus"][0])
             if key not in seen:
                 seen.add(key)
                 text = bundle["texts"][c["window"]][c["focus"][0]: c["focus"][1]]
-                fresh.append((key, question, text, None if reason else reader.hint(question, text)))
+                fresh.append((key, question, text, reader.hint(question, text)))
         if fresh:
             yield fresh
 
@@ -103,7 +103,7 @@ def device_inputs(data: Path, target: Path) -> None:
 def folds_of(raw: dict[str, Any], folds: int = 5) -> dict[str, int]:
     """The candidates' articles dealt to folds in turn, alphabetically; the fit's folds, not the
     extractor's."""
-    return {t: i % folds for i, t in enumerate(sorted({q["title"] for q in raw["questions"]}))}
+    return article_folds((q["title"] for q in raw["questions"]), folds)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -567,7 +567,9 @@ def held_out(asked: list[Asked], card: Path) -> tuple[list[Asked], dict[str, int
     sentences it never trained on), with their articles dealt to five folds of their own."""
     titles = {t.replace("_", " ") for t in json.loads(card.read_text(encoding="utf-8"))["held_out_titles"]}
     kept = [a for a in asked if a.title in titles or (a.part == "half" and not a.in_corpus)]
-    return kept, {t: i % 5 for i, t in enumerate(sorted({a.title for a in kept}))}
+    from .squad import article_folds
+
+    return kept, article_folds(a.title for a in kept)
 
 
 def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> None:

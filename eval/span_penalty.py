@@ -25,10 +25,9 @@ from tqdm import tqdm
 from qa.metrics import exact_match, f1_score
 from qa.reader import Reader
 from qa.reader.extractor import REPEAT_PENALTY, BundledExtractor
-from qa.reader.features import question_type
 
 from . import defaults
-from .squad import split_titles
+from .squad import article_folds, split_titles
 
 if TYPE_CHECKING:
     from .train_extractor import Example
@@ -55,7 +54,7 @@ def readings(data: list[dict[str, Any]], half: int, weights: Path) -> list[tuple
 
 def _scores(ex: Example, reader: Reader, extractor: BundledExtractor) -> Scores:
     question, text = ex["question"], ex["text"]
-    hint = None if question_type(question) == "reason" else reader.hint(question, text)
+    hint = reader.hint(question, text)
     scores = {}
     for penalty in PENALTIES:
         extractor.repeat_penalty = penalty
@@ -71,8 +70,7 @@ def choose(read: list[tuple[str, Scores]]) -> dict[str, object]:
     """Each penalty's figures over every question (with the hint, and without), the penalty each
     article fold chose on the others (with the hint, as the runtime reads), and the out-of-fold
     figures of those choices."""
-    titles = sorted({t for t, _ in read})
-    fold = {t: i % FOLDS for i, t in enumerate(titles)}
+    fold = article_folds((t for t, _ in read), FOLDS)
 
     def mean(rows: list[Scores], p: float, part: int, hinted: bool = True) -> float:
         return sum(r[p, hinted][part] for r in rows) / len(rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,12 @@ def read_squad(dataset: Path) -> dict[str, Any]:
 def squad_title(raw: str) -> str:
     """A SQuAD title as ingest stores it (SQuAD writes spaces as underscores)."""
     return raw.replace("_", " ")
+
+
+def article_folds(titles: Iterable[str], folds: int = 5) -> dict[str, int]:
+    """Each title's fold: the titles dealt to ``folds`` folds in turn, alphabetically. The folds by
+    article that ``fit_reader``'s choices and ``span_penalty``'s are made on."""
+    return {t: i % folds for i, t in enumerate(sorted(set(titles)))}
 
 
 def split_titles(data: list[dict[str, Any]], half: int | None = 0) -> tuple[list[str], list[str]]:

@@ -188,8 +188,7 @@ class Reader:
         ranked = sorted(scored, key=lambda c: c.score, reverse=True)[:width]
         top = [c for c in ranked if c.score >= ranked[0].score - self.settings.rerank_margin]
         texts = [c.sentence.text for c in top]
-        reason = question_type(question) == "reason"
-        hints = [None if reason else self.hint(question, t) for t in texts]
+        hints = [self.hint(question, t) for t in texts]
         guesses = self.extractor.spans(question, texts, hints, self.settings.hint_margin)
         w = self.settings.extractor_weight
         reread = tuple(zip(top, guesses, strict=True))
@@ -215,7 +214,8 @@ class Reader:
     def hint(self, question: str, sentence: str) -> tuple[int, int] | None:
         """``key_span``'s phrase when the question's opening clause (at least ``hint_words`` of its
         words) leads up to it in order: "Iran badly needed | the expertise", not "Russia badly
-        needed | the cash", for "What did Iran need from Russia ...?"."""
+        needed | the cash", for "What did Iran need from Russia ...?". None for why/how questions,
+        which ``key_span`` gives no phrase."""
         span = key_span(question, sentence)
         if span is None:
             return None
