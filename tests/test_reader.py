@@ -131,6 +131,21 @@ def test_a_joined_quote_is_highlighted_in_the_sentence_the_extractor_is_surest_o
 
 
 @pytest.mark.slow
+def test_a_question_about_who_someone_is_quotes_the_sentence_that_introduces_them(qa: QA) -> None:
+    """Issue 14: "Who is Meir Javedanfar?" was declined: the sentence that says who he is, a long
+    quotation with the attribution at its end, has a cosine of 0.09 with the question. Asked
+    after an unrelated turn, it is read as asked and answered the same."""
+    spent = Turn(question="How much has the United States spent in Iraq and Afghanistan?",
+                 answer="Better them than the United States, which has spent at least $4 trillion.")
+    for history in ((), (spent,)):
+        a = qa.answer("Who is Meir Javedanfar?", history=history)
+        assert a.found and a.highlight is not None, a
+        assert a.text[a.highlight.start:a.highlight.end] == "Iran lecturer at the IDC Herzliya in Israel"
+        assert a.resolved_question is None
+        _assert_grounded(qa, a)
+
+
+@pytest.mark.slow
 def test_off_topic_question_is_declined(qa: QA) -> None:
     a = qa.answer("What is the boiling point of tungsten in kelvin?")
     assert not a.found

@@ -3,6 +3,7 @@
 - ``reader``: the ``Reader`` (candidate sentences, their scores, the choice, abstention).
 - ``features``: cheap text signals of a sentence (answer kind, word overlap, stems).
 - ``spans``: the rule that marks a key span by the question's word order.
+- ``definition``: "Who/What is X?" questions and the sentence shapes that say what X is.
 - ``extractor``: the ``Extractor`` protocol and the shipped fine-tuned span model.
 """
 

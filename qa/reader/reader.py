@@ -21,6 +21,7 @@ from typing import Protocol
 
 from qa.embedding import Vectors
 from qa.models import Passage
+from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
 from qa.reader.spans import LEAD_WORDS, clause_words, key_span, ordered_overlap
@@ -28,6 +29,11 @@ from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
 from qa.settings import FEATURES, LexicalSettings, ReaderSettings
 from qa.store import SentenceRow
 
+# The confidence of a quote that defines the name a "Who/What is X?" question asks about: the
+# sentence says what X is in one of a few fixed shapes (``qa.reader.definition``), so what can
+# still be wrong is which X retrieval found; below 1 for that, above the threshold (as a metadata
+# answer's). It held the answer for every SQuAD dev question it answered (eval/README.md).
+DEFINITION_CONFIDENCE = 0.9
 # Sentences of one paragraph are separated by at most this many characters (a space, or a
 # space and a citation mark's leftover); further apart, they are not neighbours.
 NEIGHBOUR_GAP = 2
@@ -107,6 +113,9 @@ class Reader:
                   for row, p, f in self.candidates(question, query_vector, passages, view)]
         if not scored:
             return Reading(confidence=0.0)
+        defined = self.defined(question, scored)
+        if defined is not None:
+            return defined
         t_read = time.perf_counter()
         choice = self.choose(question, scored, view)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
@@ -121,6 +130,24 @@ class Reader:
                      if guess.end > guess.start and question_type(question) != "reason" else None)
         return Reading(confidence=confidence, quote=(best.sentence.article_id, start, end),
                        passage=best.passage, highlight=highlight, timings_ms=timings)
+
+    @staticmethod
+    def defined(question: str, scored: list[Candidate]) -> Reading | None:
+        """For a "Who/What is X?" question, the best-scored sentence that says what X is, quoted
+        with that description highlighted; None when the question is of another kind or no
+        sentence defines X. The sentence score and the confidence miss such a sentence when it
+        is long and about something else ("...," explains Meir Javedanfar, Iran lecturer at the
+        IDC Herzliya in Israel), and the extractor often highlights another name in it."""
+        term = defined_term(question)
+        if term is None:
+            return None
+        for c in sorted(scored, key=lambda c: c.score, reverse=True):
+            span = definition(term, c.sentence.text)
+            if span is not None:
+                r = c.sentence
+                return Reading(confidence=DEFINITION_CONFIDENCE, quote=(r.article_id, r.start, r.end),
+                               passage=c.passage, highlight=span)
+        return None
 
     def candidates(
         self, question: str, query_vector: Vectors, passages: list[Passage], view: SentenceView,
