@@ -75,6 +75,7 @@ def test_the_description_of_a_name(term: str, sentence: str, described: str) -> 
     ("Igor Konashenkov", "Russian Defense Ministry spokesman Major General Igor Konashenkov said so."),
     ("Meir Javedanfar", "The hardliners support such relations."),  # not mentioned
     ("Tesla", "Teslas were sold, and the company grew."),  # whole words only
+    ("Peyton Manning", "Peyton Manning's wife, Ashley, was there."),  # a possessive
     ("CO", "Oxygen is used in welding; the emphasis is on a clean flame."),
 ])
 def test_no_description_is_read_into_other_sentences(term: str, sentence: str) -> None:

@@ -64,7 +64,7 @@ def definition(term: str, sentence: str) -> tuple[int, int] | None:
     """The character span of ``sentence`` that says what ``term`` is, or None.
 
     The term is found as whole words, case aside, dots and spaces between its words alike
-    ("Alfred S brown" finds "Alfred S. Brown"). The shapes tried at each mention, in order: a
+    ("Alfred S brown" finds "Alfred S. Brown"), not as a possessive. The shapes tried at each mention, in order: a
     copula ("X (born 1856) was a Serbian American inventor"), a "who is" clause, an appositive
     before the name ("the editor of Electrical World magazine, Thomas Commerford Martin") or
     after it ("Meir Javedanfar, Iran lecturer at the IDC Herzliya in Israel"), or a parenthesis
@@ -74,7 +74,7 @@ def definition(term: str, sentence: str) -> tuple[int, int] | None:
     words = [re.escape(w.strip(".")) for w in term.split() if w.strip(".")]
     if not words:
         return None
-    found = re.compile(r"(?<!\w)" + r"[\s.]+".join(words) + r"(?!\w)", re.IGNORECASE)
+    found = re.compile(r"(?<!\w)" + r"[\s.]+".join(words) + r"(?!\w|['’]s\b)", re.IGNORECASE)
     for m in found.finditer(sentence):
         span = _described(sentence, m.start(), m.end())
         if span is not None:
