@@ -16,6 +16,7 @@ JAVEDANFAR = ('"But the hardliners support such relations," explains Meir Javeda
     ("What is the IPCC?", "IPCC"),
     ("What's European Union law?", "European Union law"),
     ("Who was Boleslaw II of Masovia?", "Boleslaw II of Masovia"),
+    ("Who is Conan O'Brien?", "Conan O'Brien"),
     ("What were Mohammedanism and the Turk?", "Mohammedanism and the Turk"),
 ])
 def test_questions_about_what_a_name_is(question: str, term: str) -> None:
