@@ -27,6 +27,7 @@ def test_questions_about_what_a_name_is(question: str, term: str) -> None:
     "Who is Iran's president?",  # a possessive asks about something of the name's
     "Who is the Commissioner of the National Football League?",  # who holds a role
     "What is the Daleks' main weakness?",
+    "What is Samuel K. Cohn Jr.'s career?",
     "Who was the 2015 NFL MVP?",
     "What was French population in North America?",  # a function word: not a name
     "What were British plans against French?",

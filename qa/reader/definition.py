@@ -47,7 +47,7 @@ def defined_term(question: str) -> str | None:
         return None
     term = m.group("term").strip()
     words = term.split()
-    if not words or len(words) > MAX_TERM_WORDS or re.search(r"\w['’]s\b|s['’](?!\w)", term):
+    if not words or len(words) > MAX_TERM_WORDS or re.search(r"\S['’]s\b|s['’](?!\w)", term):
         return None
     lower = [i for i, w in enumerate(words) if not w[0].isupper() and w.lower() not in _PARTICLES]
     if m.group("the"):
