@@ -277,6 +277,20 @@ def test_the_set_runs_end_to_end_on_an_index(regression: RegressionSet, index_co
 
 
 @pytest.mark.slow
+def test_the_apps_examples_quote_and_highlight_their_answers(regression: RegressionSet, index_copy: Path) -> None:
+    """Issue 14's first listed failures were the app's own examples ("Pittsburgh Steelers" at 81%
+    for the AFC team; the Tesla Museum for where Tesla died): each example, asked on an index of
+    the seed article and the two SQuAD articles they are about, quotes a gold answer and
+    highlights one exactly (the regression report's "app examples all correct")."""
+    asked = qa.QA(index_copy, sample=False, create=False)
+    examples = [e for e in regression.questions if e.question in app_examples()]
+    assert len(examples) == len(app_examples())
+    for entry in examples:
+        row = grade(entry, asked.answer(entry.question), asked.article)
+        assert row.ok and row.key_span_ok, (entry.question, row.got, row.key_span)
+
+
+@pytest.mark.slow
 def test_a_follow_up_is_asked_after_its_conversation_as_the_web_chat_keeps_it(index_copy: Path) -> None:
     """The harness asks a follow-up's earlier questions first and passes each with its answer's
     quote (``Turn.answer``), as the web chat does; questions alone would leave "he" with nothing
