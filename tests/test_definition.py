@@ -61,6 +61,9 @@ def _described(term: str, sentence: str) -> str | None:
     ("Alfred S brown", "In late 1886 Tesla met Alfred S. Brown, a Western Union superintendent, and New York "
      "attorney Charles F. Peck.", "a Western Union superintendent"),
     ("Philip I", "Philip I, Landgrave of Hesse, sought an alliance.", "Landgrave of Hesse"),
+    ("Ted Cruz", "Ted Cruz is a U.S. senator from Texas.", "a U.S. senator from Texas"),
+    ("David Patrikarakos", 'David Patrikarakos is the author of "Nuclear Iran: The Birth of an Atomic State."',
+     'the author of "Nuclear Iran: The Birth of an Atomic State."'),
     ("PPP", "New forms include partnering such as Public-Private Partnering (PPPs) aka private finance "
      "initiatives.", "Public-Private Partnering"),
     ("IPCC", "The Intergovernmental Panel on Climate Change (IPCC) is a scientific intergovernmental body under "

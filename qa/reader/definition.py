@@ -29,8 +29,9 @@ _DETERMINER = r"(?:a|an|the|one of the)\b"
 # A finite verb inside an appositive means it was a clause, not a description of the name.
 _VERB = re.compile(r"\b(?:is|was|are|were|has|had|have|did|does|do|said|says|will|would)\b", re.IGNORECASE)
 # Where a description stops: a clause mark, a relative clause about a person or thing (Warsz
-# "was a 12th/13th-century nobleman | who owned a village"), or the sentence's end.
-_STOP = re.compile(r"\s*(?:[,;()]|\.(?:\s|$)|$)|\s+(?:who|which|whose)\b")
+# "was a 12th/13th-century nobleman | who owned a village"), or the sentence's end. A dot inside
+# a stored sentence ends an abbreviation ("a U.S. senator"), not the description.
+_STOP = re.compile(r"\s*(?:[,;()]|\.[\"”’')\]]*\s*$|$)|\s+(?:who|which|whose)\b")
 
 
 def defined_term(question: str) -> str | None:
@@ -64,12 +65,12 @@ def definition(term: str, sentence: str) -> tuple[int, int] | None:
     """The character span of ``sentence`` that says what ``term`` is, or None.
 
     The term is found as whole words, case aside, dots and spaces between its words alike
-    ("Alfred S brown" finds "Alfred S. Brown"), not as a possessive. The shapes tried at each mention, in order: a
-    copula ("X (born 1856) was a Serbian American inventor"), a "who is" clause, an appositive
-    before the name ("the editor of Electrical World magazine, Thomas Commerford Martin") or
-    after it ("Meir Javedanfar, Iran lecturer at the IDC Herzliya in Israel"), or a parenthesis
-    after it ("(a friend and publicist)"); then, for an acronym, its expansion ("Public-Private
-    Partnering (PPPs)").
+    ("Alfred S brown" finds "Alfred S. Brown"), and not as a possessive. The shapes tried at each
+    mention, in order: a copula ("X (born 1856) was a Serbian American inventor"), a "who is"
+    clause, an appositive before the name ("the editor of Electrical World magazine, Thomas
+    Commerford Martin") or after it ("Meir Javedanfar, Iran lecturer at the IDC Herzliya in
+    Israel"), or a parenthesis after it ("(a friend and publicist)"); then, for an acronym, its
+    expansion ("Public-Private Partnering (PPPs)").
     """
     words = [re.escape(w.strip(".")) for w in term.split() if w.strip(".")]
     if not words:
@@ -112,9 +113,12 @@ def _described(sentence: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _phrase(sentence: str, start: int) -> tuple[int, int] | None:
-    """The phrase from ``start`` to where a description stops (``_STOP``)."""
+    """The phrase from ``start`` to where a description stops (``_STOP``); the sentence's closing
+    marks are left for ``_trimmed``, which keeps a quote the phrase opened."""
     stop = _STOP.search(sentence, start)
-    return _bounded(sentence, start, stop.start() if stop else len(sentence))
+    if stop is None or stop.group().lstrip().startswith("."):
+        return _bounded(sentence, start, len(sentence))
+    return _bounded(sentence, start, stop.start())
 
 
 def _bounded(sentence: str, start: int, end: int) -> tuple[int, int] | None:
@@ -149,9 +153,13 @@ def _expansion(acronym: str, sentence: str) -> tuple[int, int] | None:
 
 
 def _trimmed(sentence: str, start: int, end: int) -> tuple[int, int]:
-    """The span without the spaces, quotes and closing punctuation at its edges."""
+    """The span without the spaces, quotes and closing punctuation at its edges; a closing quote
+    stays when the span opened it ('the author of "Nuclear Iran: The Birth of an Atomic State."')."""
     while start < end and sentence[start] in " \t\n\"“‘'":
         start += 1
     while end > start and sentence[end - 1] in " \t\n.,;:\"”’'":
+        inside = sentence[start:end - 1]
+        if sentence[end - 1] in "\"”" and (inside.count('"') % 2 == 1 or inside.count("“") > inside.count("”")):
+            break
         end -= 1
     return start, end
