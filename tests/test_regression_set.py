@@ -1,7 +1,7 @@
 """The hand-written regression set on the sample corpus (eval/data/regression-sample.json) and its
 grading (qa_eval.regression): the file is valid, covers every kind of question, its gold answers
 are really in the articles, it holds the app's examples; grading is checked on hand-made answers.
-Nothing here loads a model."""
+Only the slow tests at the end load a model: some of the set's questions asked on a real index."""
 
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ A sentence's score mixes its cosine with the question, its BM25 against the ques
 passage's retrieval score and whether it holds the kind of thing the question asks for (a
 person, a date, a number, a place). The few best are then read by the span extractor, whose
 has-answer score joins theirs and whose span becomes the highlight. The confidence is a logistic
-function of the chosen sentence's scores, calibrated on the SQuAD dev split (``eval/``).
+function of the chosen sentence's scores, calibrated on the SQuAD dev split (``eval/``). A
+question asking what a name is ("Who is X?") is answered from the sentence that defines X, when
+one does (``Reader.defined``), at a fixed confidence.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from qa.embedding import Vectors
@@ -115,7 +117,7 @@ class Reader:
             return Reading(confidence=0.0)
         defined = self.defined(question, scored)
         if defined is not None:
-            return defined
+            return replace(defined, timings_ms={"score_ms": (time.perf_counter() - started) * 1000})
         t_read = time.perf_counter()
         choice = self.choose(question, scored, view)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
