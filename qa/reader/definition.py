@@ -31,6 +31,8 @@ _VERB = re.compile(r"\b(?:is|was|are|were|has|had|have|did|does|do|said|says|wil
 # Where a description stops: a clause mark, a relative clause about a person or thing (Warsz
 # "was a 12th/13th-century nobleman | who owned a village"), or the sentence's end. A dot inside
 # a stored sentence ends an abbreviation ("a U.S. senator"), not the description.
+# What may close a mention before its description: a quote or bracket it sat in.
+_CLOSING = re.compile(r"[\"”’']?\)?\s*")
 _STOP = re.compile(r"\s*(?:[,;()]|\.[\"”’')\]]*\s*$|$)|\s+(?:who|which|whose)\b")
 
 
@@ -87,8 +89,9 @@ def definition(term: str, sentence: str) -> tuple[int, int] | None:
 
 def _described(sentence: str, start: int, end: int) -> tuple[int, int] | None:
     """The description of the mention of the term at ``[start, end)``, if it has one."""
-    skip = re.match(r"[\"”’']?\)?\s*", sentence[end:])
-    after = end + (skip.end() if skip else 0)
+    closing = _CLOSING.match(sentence, end)
+    assert closing is not None  # every part of it is optional
+    after = closing.end()
     parenthesis = re.match(r"\(\s*(?P<d>[^()]*)\)\s*", sentence[after:])
     beyond = after + (parenthesis.end() if parenthesis else 0)
     rest = sentence[beyond:]
@@ -115,10 +118,9 @@ def _described(sentence: str, start: int, end: int) -> tuple[int, int] | None:
 def _phrase(sentence: str, start: int) -> tuple[int, int] | None:
     """The phrase from ``start`` to where a description stops (``_STOP``); the sentence's closing
     marks are left for ``_trimmed``, which keeps a quote the phrase opened."""
-    stop = _STOP.search(sentence, start)
-    if stop is None or stop.group().lstrip().startswith("."):
-        return _bounded(sentence, start, len(sentence))
-    return _bounded(sentence, start, stop.start())
+    stop = _STOP.search(sentence, start)  # always found: the sentence's end is one
+    assert stop is not None
+    return _bounded(sentence, start, len(sentence) if stop.group().lstrip().startswith(".") else stop.start())
 
 
 def _bounded(sentence: str, start: int, end: int) -> tuple[int, int] | None:
