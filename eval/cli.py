@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import defaults
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 BENCH_HELP = "Benchmark ingest, start-up, latency, size and memory at 1x/10x/100x."
 BENCH_DESCRIPTION = """\
@@ -47,6 +51,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regression", type=Path, default=None, metavar="FILE",
                         help="answers: the hand-written regression set on the sample corpus, reported in "
                              f"its own section (default: {defaults.REGRESSION_SET}, left out when absent)")
+    parser.add_argument("--records", type=Path, default=None, metavar="FILE",
+                        help="answers: also write every graded answer to this .jsonl.gz file, for "
+                             "python -m qa_eval.threshold")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="answers: the reader's threshold for this run (default: the shipped one); "
+                             "0 answers everything, so --records can be graded at any threshold")
     parser.add_argument("--index", type=Path, default=None, metavar="DIR",
                         help="regression: ask this index (it should hold the sample corpus) instead of a "
                              "cached index of the sample corpus")
@@ -109,6 +119,8 @@ def run_eval(args: argparse.Namespace) -> int:
                                    "its section is left out (give one with --regression)")
             if regression is not None:
                 _valid_regression_set(regression)
+            if args.threshold is not None and not 0 <= args.threshold <= 1:
+                raise Stop(f"--threshold is {args.threshold}: a confidence threshold is between 0 and 1")
     except Stop as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -125,10 +137,21 @@ def run_eval(args: argparse.Namespace) -> int:
         written = harness.evaluate_retrieval(dataset, cache, out=out, limit=args.limit).to_json()
     else:
         written = harness.evaluate_answers(dataset, cache, out=out, limit=args.limit, v2_dataset=v2,
-                                           tuning_set=tuning, regression_set=regression).to_json()
+                                           tuning_set=tuning, regression_set=regression,
+                                           settings=_with_threshold(args.threshold), records=args.records).to_json()
     print(written, end="")
     print(f"reports written to {out}", file=sys.stderr)
     return 0
+
+
+def _with_threshold(threshold: float | None) -> Settings | None:
+    """The run's settings with the reader's threshold replaced; None (the defaults) without one."""
+    if threshold is None:
+        return None
+    from qa.settings import Settings
+
+    settings = Settings.from_env()
+    return settings.model_copy(update={"reader": settings.reader.model_copy(update={"threshold": threshold})})
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -7,9 +7,11 @@ whatever the chunking. Indexes are built once per dataset and settings (``qa_eva
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -98,6 +100,8 @@ def _contains(start: int, end: int, answers: Sequence[tuple[int, int, str]]) -> 
 class Graded:
     """One answer, graded against the question's gold answers."""
 
+    id: str
+    title: str
     found: bool
     confidence: float
     contains: bool  # a gold answer is inside the quoted text
@@ -115,7 +119,8 @@ class Run:
 
 def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None, limit: int | None = None,
                      v2_dataset: Path | None = None, tuning_set: Path | None = None,
-                     settings: Settings | None = None, regression_set: Path | None = None) -> AnswersReport:
+                     settings: Settings | None = None, regression_set: Path | None = None,
+                     records: Path | None = None) -> AnswersReport:
     """End-to-end accuracy, span EM/F1, citation validity, abstention and latency.
 
     Args:
@@ -125,6 +130,8 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
         regression_set: the hand-written questions about the sample corpus
             (``qa_eval.regression``); with it, their figures are the ``regression`` section, and
             ``out`` also gets ``regression.json`` and ``regression.md`` with every question's row.
+        records: a ``.jsonl.gz`` file to get every graded answer (``write_records``), from which
+            ``qa_eval.threshold`` chooses the reader's threshold out of fold.
     """
     settings = settings or Settings.from_env()
     pool = answerable(load_questions(dataset))
@@ -144,6 +151,7 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
     in_titles = {squad_title(t) for t in inside}
     in_run = _answer_all(half, [q for q in questions if q.title in in_titles], "In-corpus")
     out_run = _answer_all(half, [q for q in questions if q.title not in in_titles], "Out-of-corpus")
+    v2 = _squad_v2(v2_dataset, cache, limit, settings, unseen) if v2_dataset is not None else None
     report = AnswersReport(
         dataset=str(dataset), questions=len(questions), **main.summary.model_dump(),
         extractor=extractor_label(settings),
@@ -155,13 +163,35 @@ def evaluate_answers(dataset: Path, cache: Path | None, out: Path | None = None,
             in_corpus_questions=len(in_run.graded), out_of_corpus_questions=len(out_run.graded),
             threshold=settings.reader.threshold),
         fitted_on_nothing=_fitted_on_nothing(main, questions, unseen, tuning_set),
-        squad_v2=_squad_v2(v2_dataset, cache, limit, settings, unseen) if v2_dataset is not None else None,
+        squad_v2=v2[0] if v2 is not None else None,
         regression=(evaluate_regression(regression_set, cache, out=out, settings=settings).scores()
                     if regression_set is not None else None))
     if out is not None:
         write_json(report, out / "answers.json")
         (out / "answers.md").write_text(report.markdown(), encoding="utf-8")
+    if records is not None:
+        # The half index's questions are out of fold only when the extractor never read any of
+        # its articles; the others' when it never trained on the question's article.
+        parts = {"v1": (main.graded, None), "in_corpus": (in_run.graded, in_titles <= unseen),
+                 "out_of_corpus": (out_run.graded, in_titles <= unseen)}
+        if v2 is not None:
+            parts |= {"v2_unanswerable": (v2[1], None), "v2_answerable": (v2[2], None)}
+        write_records(records, settings.reader.threshold, parts, unseen)
     return report
+
+
+def write_records(path: Path, threshold: float, parts: Mapping[str, tuple[Sequence[Graded], bool | None]],
+                  unseen: set[str]) -> None:
+    """Every graded answer as a JSON line (gzip): its part of the evaluation, whether it is out of
+    fold (``oof``: given per part, else whether the extractor never trained on its article) and
+    the run's threshold, so that a run at threshold 0 can be graded at any other."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        for part, (graded, oof) in parts.items():
+            for g in graded:
+                row = {"part": part, "oof": g.title in unseen if oof is None else oof, "threshold": threshold,
+                       **asdict(g)}
+                f.write(json.dumps(row) + "\n")
 
 
 def _fitted_on_nothing(main: Run, questions: Sequence[Question], unseen: set[str],
@@ -176,9 +206,10 @@ def _fitted_on_nothing(main: Run, questions: Sequence[Question], unseen: set[str
 
 
 def _squad_v2(dataset: Path, cache: Path | None, limit: int | None, settings: Settings,
-              unseen: set[str]) -> SquadV2:
+              unseen: set[str]) -> tuple[SquadV2, list[Graded], list[Graded]]:
     """Decline rate on SQuAD v2.0's unanswerable questions, answer rate on its answerable ones;
-    over all of them, and over those about the ``unseen`` articles when there are any."""
+    over all of them, and over those about the ``unseen`` articles when there are any (with the
+    graded answers to both kinds)."""
     qa = QA(build_index(dataset, cache, settings=settings)[0], sample=False, create=False, settings=settings)
     questions = sample(load_questions(dataset), limit)
     impossible = [q for q in questions if q.impossible]
@@ -187,8 +218,9 @@ def _squad_v2(dataset: Path, cache: Path | None, limit: int | None, settings: Se
     yes = _answer_all(qa, possible, "v2 answerable").graded
     part = _v2_rates([g for g, q in zip(no, impossible, strict=True) if q.title in unseen],
                      [g for g, q in zip(yes, possible, strict=True) if q.title in unseen])
-    return SquadV2(dataset=str(dataset), **_v2_rates(no, yes).model_dump(),
-                   extractor_unseen_articles=part if unseen else None)
+    rates = SquadV2(dataset=str(dataset), **_v2_rates(no, yes).model_dump(),
+                    extractor_unseen_articles=part if unseen else None)
+    return rates, no, yes
 
 
 def _v2_rates(impossible: Sequence[Graded], possible: Sequence[Graded]) -> V2Rates:
@@ -215,7 +247,7 @@ def _answer_all(qa: QA, questions: Sequence[Question], desc: str) -> Run:
             cited += 1
             valid += int(citation_valid(c, qa.article))  # a metadata citation holds its field's value
         graded.append(Graded(
-            found=a.found, confidence=a.confidence,
+            id=q.id, title=q.title, found=a.found, confidence=a.confidence,
             contains=any(normalize_answer(g) in normalize_answer(shown) for g in golds),
             em=any(exact_match(key, g) for g in golds),
             f1=max((f1_score(key, g) for g in golds), default=0.0)))

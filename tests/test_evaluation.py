@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from qa_eval.bench_report import BenchReport
 from qa_eval.harness import evaluate_answers, evaluate_retrieval
 from qa_eval.reports import AnswersReport, Report, RetrievalReport
 from qa_eval.squad import load_questions, squad_title
+from qa_eval.threshold import Record, rates
 from qa_eval.tuning import extractor_card, reader_tuned_titles, reader_tuning
 
 from qa.cli import main
@@ -75,6 +78,8 @@ def test_eval_says_in_one_sentence_what_is_missing(tmp_path: Path, capsys: pytes
     assert capsys.readouterr().err == f"error: no dataset at {tmp_path / 'none.json'}\n"
     assert main(["eval", "answers", str(SQUAD), "--v2", str(tmp_path / "v2.json"), *out]) == 1
     assert capsys.readouterr().err == f"error: no SQuAD v2.0 file at {tmp_path / 'v2.json'}\n"
+    assert main(["eval", "answers", str(SQUAD), "--threshold", "1.5", *out]) == 1
+    assert capsys.readouterr().err == "error: --threshold is 1.5: a confidence threshold is between 0 and 1\n"
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     assert main(["eval", "retrieval", str(SQUAD), *out]) == 1
     assert capsys.readouterr().err == "error: the plots need matplotlib: pip install 'article-qa[eval]'\n"
@@ -103,7 +108,8 @@ def test_small_end_to_end_retrieval_eval(small_squad: Path, tmp_path: Path, embe
 @pytest.mark.slow
 def test_small_end_to_end_answer_eval(small_squad: Path, tmp_path: Path, embedder: object) -> None:
     out = tmp_path / "reports"
-    report = evaluate_answers(small_squad, tmp_path / "cache", out=out, limit=30, tuning_set=SQUAD)
+    records = tmp_path / "records.jsonl.gz"
+    report = evaluate_answers(small_squad, tmp_path / "cache", out=out, limit=30, tuning_set=SQUAD, records=records)
     written = json.loads((out / "answers.json").read_text())
     assert written == json.loads(report.to_json())
     assert written["questions"] == 30
@@ -118,3 +124,13 @@ def test_small_end_to_end_answer_eval(small_squad: Path, tmp_path: Path, embedde
     assert "None: it trained on every article here" in (out / "answers.md").read_text()
     # Two articles, questions about them: most answers hold a gold answer.
     assert written["answer_accuracy"] >= 0.6
+    # Every graded answer is in the records, which grade back to the report's figures.
+    with gzip.open(records, "rt", encoding="utf-8") as f:
+        rows = [Record.model_validate_json(line) for line in f]
+    assert Counter(r.part for r in rows) == {"v1": 30, "in_corpus": report.abstention.in_corpus_questions,
+                                             "out_of_corpus": report.abstention.out_of_corpus_questions}
+    assert not any(r.oof for r in rows)  # the shipped extractor trained on both articles
+    regraded = rates(rows, report.abstention.threshold)
+    assert round(regraded["answer_accuracy"], 4) == report.answer_accuracy
+    assert round(regraded["span_f1"], 4) == report.span_f1
+    assert round(regraded["answered_in_corpus"], 4) == report.abstention.answered_in_corpus
