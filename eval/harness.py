@@ -102,11 +102,14 @@ class Graded:
 
     id: str
     title: str
+    question: str
     found: bool
     confidence: float
     contains: bool  # a gold answer is inside the quoted text
     em: bool  # the key span (or the quote) equals a gold answer
     f1: float
+    quote: str  # empty when declined
+    key: str  # the highlighted span, else the quote
 
 
 @dataclass(frozen=True)
@@ -247,10 +250,10 @@ def _answer_all(qa: QA, questions: Sequence[Question], desc: str) -> Run:
             cited += 1
             valid += int(citation_valid(c, qa.article))  # a metadata citation holds its field's value
         graded.append(Graded(
-            id=q.id, title=q.title, found=a.found, confidence=a.confidence,
+            id=q.id, title=q.title, question=q.text, found=a.found, confidence=a.confidence,
             contains=any(normalize_answer(g) in normalize_answer(shown) for g in golds),
             em=any(exact_match(key, g) for g in golds),
-            f1=max((f1_score(key, g) for g in golds), default=0.0)))
+            f1=max((f1_score(key, g) for g in golds), default=0.0), quote=shown, key=key))
     summary = Answering(
         **_quality(graded).model_dump(),
         citation_validity=round(valid / cited, 4) if cited else 1.0,

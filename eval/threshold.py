@@ -53,11 +53,14 @@ class Record(BaseModel):
     threshold: float  # the run's
     id: str
     title: str
+    question: str
     found: bool
     confidence: float
     contains: bool
     em: bool
     f1: float
+    quote: str
+    key: str
 
 
 def load(paths: Sequence[Path]) -> list[Record]:

@@ -14,8 +14,9 @@ from qa_eval.threshold import FOLDS, Record, best_threshold, by_folds, load, mai
 
 def record(part: str, title: str, confidence: float, right: bool = True, oof: bool = True,
            threshold: float = 0.0) -> Record:
-    return Record(part=part, oof=oof, threshold=threshold, id=f"{title}-{confidence}", title=title, found=True,
-                  confidence=confidence, contains=right, em=right, f1=1.0 if right else 0.0)
+    return Record(part=part, oof=oof, threshold=threshold, id=f"{title}-{confidence}", title=title,
+                  question="Who?", found=True, confidence=confidence, contains=right, em=right,
+                  f1=1.0 if right else 0.0, quote="Someone did.", key="Someone")
 
 
 def separable(titles: int = 10) -> list[Record]:
