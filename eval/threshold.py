@@ -42,6 +42,7 @@ from .fit_reader import TARGETS
 
 FOLDS = 5
 GRID = tuple(round(0.05 + 0.01 * i, 2) for i in range(91))  # as fit_reader.best_threshold's
+CURVE = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # the report's rates at a few thresholds
 PARTS = ("v1", "in_corpus", "out_of_corpus", "v2_unanswerable", "v2_answerable")
 
 
@@ -136,6 +137,7 @@ def report(paths: Sequence[Path], rows: Sequence[Record], shipped: float) -> dic
         "at_chosen": _rounded(rates(rows, best)),
         "shipped": shipped,
         "at_shipped": _rounded(rates(rows, shipped)),
+        "curve": {str(t): _rounded(rates(rows, t)) for t in CURVE},
         "v2_auroc": round(auroc(confidences["v2_answerable"], confidences["v2_unanswerable"]), 4),
         "out_of_corpus_auroc": round(auroc(confidences["in_corpus"], confidences["out_of_corpus"]), 4),
     }
@@ -154,6 +156,8 @@ def markdown(r: dict[str, Any]) -> str:
                           (f"shipped ({r['shipped']})", r["at_shipped"]),
                           (f"chosen on all ({r['chosen_on_all']})", r["at_chosen"])):
         lines.append(f"| {label} | " + " | ".join(f"{values[k]:.3f}" for k in rows) + " |")
+    for t, values in r["curve"].items():
+        lines.append(f"| {t} | " + " | ".join(f"{values[k]:.3f}" for k in rows) + " |")
     lines += ["", f"Questions (out of fold): {r['questions']}. v2 AUROC {r['v2_auroc']}, "
               f"out-of-corpus AUROC {r['out_of_corpus_auroc']} (neither depends on the threshold).", ""]
     return "\n".join(lines)

@@ -168,8 +168,11 @@ def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> Non
 
 @pytest.mark.slow
 def test_answer_json_round_trip_and_markdown(qa: QA) -> None:
-    a = qa.answer("Which team won Super Bowl 50?")
-    assert a.found, a.text
+    # Not "Which team won Super Bowl 50?": its best sentence on this index ("Super Bowl 50 featured
+    # numerous records from individuals and teams") was answered at 0.31 and is declined at the
+    # threshold chosen out of fold (0.34).
+    a = qa.answer("Who won Super Bowl 50?")
+    assert a.found and "Broncos" in a.text, a.text
     assert Answer.model_validate_json(a.model_dump_json()) == a
     assert "[1]" in a.to_markdown() and "**" in a.to_markdown()
     declined = qa.answer("What is the boiling point of tungsten in kelvin?")
