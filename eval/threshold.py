@@ -127,7 +127,7 @@ def report(paths: Sequence[Path], rows: Sequence[Record], shipped: float) -> dic
     best = best_threshold(rows)
     confidences = {part: [r.confidence for r in rows if r.part == part] for part in PARTS}
     return {
-        "records": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths},
+        "records": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths},
         "questions": {part: len(c) for part, c in confidences.items()},
         "targets": TARGETS,
         "folds": FOLDS,
