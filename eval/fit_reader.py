@@ -70,6 +70,7 @@ QUOTE_SENTENCES = 1.18
 # answer accuracy and declined 12% of answerable in-corpus questions (eval/README.md).
 TARGETS = {"answer_accuracy": 0.85, "v2_declined_unanswerable": 0.5, "v2_answered_answerable": 0.85,
            "answered_in_corpus": 0.95, "declined_out_of_corpus": 0.95}
+THRESHOLDS = tuple(round(0.05 + 0.01 * i, 2) for i in range(91))  # the grid a threshold is chosen from
 # The near-miss checks (``evidence_checks``), which the ``confidence`` and ``both`` variants add,
 # and the span model's has-answer head (0 for a model without one), which ``head`` and
 # ``head-both`` add.
@@ -433,9 +434,8 @@ def shortfall(outcomes: Sequence[Outcome], asked: Sequence[Asked], threshold: fl
 
 
 def best_threshold(outcomes: Sequence[Outcome], asked: Sequence[Asked]) -> float:
-    """The threshold (0.05 to 0.95 by 0.01) with the least ``shortfall``."""
-    grid = [round(0.05 + 0.01 * i, 2) for i in range(91)]
-    return min(grid, key=lambda t: shortfall(outcomes, asked, t))
+    """The threshold of ``THRESHOLDS`` (0.05 to 0.95 by 0.01) with the least ``shortfall``."""
+    return min(THRESHOLDS, key=lambda t: shortfall(outcomes, asked, t))
 
 
 @dataclass

@@ -29,7 +29,7 @@ import gzip
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,9 @@ from pydantic import BaseModel
 from qa.metrics import auroc
 
 from . import defaults
-from .fit_reader import TARGETS
+from .fit_reader import TARGETS, THRESHOLDS
 
 FOLDS = 5
-GRID = tuple(round(0.05 + 0.01 * i, 2) for i in range(91))  # as fit_reader.best_threshold's
 CURVE = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # the report's rates at a few thresholds
 PARTS = ("v1", "in_corpus", "out_of_corpus", "v2_unanswerable", "v2_answerable")
 
@@ -68,14 +67,14 @@ def load(paths: Sequence[Path]) -> list[Record]:
     """The out-of-fold records of every file.
 
     Raises:
-        ValueError: a file's run declined by a threshold above the grid's lowest, so some
+        ValueError: a file's run declined by a threshold above the lowest one tried, so some
             thresholds cannot be graded from it.
     """
     rows = []
     for path in paths:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             read = [Record.model_validate_json(line) for line in f]
-        if any(r.threshold > GRID[0] for r in read):
+        if any(r.threshold > THRESHOLDS[0] for r in read):
             raise ValueError(f"{path} was run at threshold {max(r.threshold for r in read)}; "
                              f"run qa eval answers with --threshold 0 to grade every threshold")
         rows += [r for r in read if r.oof]
@@ -85,20 +84,20 @@ def load(paths: Sequence[Path]) -> list[Record]:
 def rates(rows: Sequence[Record], threshold: float | Sequence[float]) -> dict[str, float]:
     """Issue 14's rows (those of ``TARGETS``, and the key span's EM/F1) at ``threshold``: one for
     every row, or each row's own."""
-    each = [threshold] * len(rows) if isinstance(threshold, float) else threshold
-    given = {id(r): r.found and r.confidence >= t for r, t in zip(rows, each, strict=True)}
+    each = [float(threshold)] * len(rows) if isinstance(threshold, int | float) else threshold
+    given = [r.found and r.confidence >= t for r, t in zip(rows, each, strict=True)]
 
-    def share(part: str, flag: Any) -> float:
-        values = [flag(r) for r in rows if r.part == part]
+    def share(part: str, value: Callable[[Record, bool], float]) -> float:
+        values = [value(r, g) for r, g in zip(rows, given, strict=True) if r.part == part]
         return sum(values) / len(values) if values else 0.0
 
-    return {"answer_accuracy": share("v1", lambda r: given[id(r)] and r.contains),
-            "span_em": share("v1", lambda r: given[id(r)] and r.em),
-            "span_f1": share("v1", lambda r: r.f1 if given[id(r)] else 0.0),
-            "v2_declined_unanswerable": 1 - share("v2_unanswerable", lambda r: given[id(r)]),
-            "v2_answered_answerable": share("v2_answerable", lambda r: given[id(r)]),
-            "answered_in_corpus": share("in_corpus", lambda r: given[id(r)]),
-            "declined_out_of_corpus": 1 - share("out_of_corpus", lambda r: given[id(r)])}
+    return {"answer_accuracy": share("v1", lambda r, g: g and r.contains),
+            "span_em": share("v1", lambda r, g: g and r.em),
+            "span_f1": share("v1", lambda r, g: r.f1 if g else 0.0),
+            "v2_declined_unanswerable": 1 - share("v2_unanswerable", lambda r, g: g),
+            "v2_answered_answerable": share("v2_answerable", lambda r, g: g),
+            "answered_in_corpus": share("in_corpus", lambda r, g: g),
+            "declined_out_of_corpus": 1 - share("out_of_corpus", lambda r, g: g)}
 
 
 def shortfall(rows: Sequence[Record], threshold: float) -> float:
@@ -108,8 +107,8 @@ def shortfall(rows: Sequence[Record], threshold: float) -> float:
 
 
 def best_threshold(rows: Sequence[Record]) -> float:
-    """The grid's threshold with the least ``shortfall`` (the lowest of equals)."""
-    return min(GRID, key=lambda t: shortfall(rows, t))
+    """The threshold of ``fit_reader.THRESHOLDS`` with the least ``shortfall`` (the lowest of equals)."""
+    return min(THRESHOLDS, key=lambda t: shortfall(rows, t))
 
 
 def by_folds(rows: Sequence[Record]) -> tuple[dict[str, float], list[float]]:
