@@ -32,12 +32,10 @@ from qa.conversation import resolve_followup
 from qa.embedding import BundledEmbedder, Embedder
 from qa.errors import (
     IndexBusyError,
-    IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
     QAError,
     QueryError,
-    rebuild_hint,
 )
 from qa.indexing import ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
@@ -63,7 +61,7 @@ from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
 from qa.shards import IndexLocation, ShardLayout, Shards, locate
 from qa.store import MANIFEST, Store, read_manifest
-from qa.store.files import copy_index, index_files, present
+from qa.store.files import copy_index, present, refuse_lost_manifest
 
 DECLINE = "The articles don't say."
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
@@ -147,11 +145,8 @@ class QA:
         self.directory = located
         cache = self.settings.model_cache()
         new = not present(self.directory / MANIFEST)  # a folder it may not search is an error, not "new"
-        if new and (found := index_files(self.directory)):
-            raise IndexCorruptError(
-                f"{self.directory} holds index files ({', '.join(f.name for f in found[:3])}) but no "
-                f"{MANIFEST}, so it is not filled with anything. If it is your index, restore its "
-                f"manifest from a backup. {rebuild_hint(self.directory)}")
+        if new:
+            refuse_lost_manifest(self.directory)  # before any model loads
         if new and not create:
             read_manifest(self.directory)  # raises IndexNotFoundError, naming the directory
         # The manifest is read before any model loads: a mismatched embedder costs nothing.

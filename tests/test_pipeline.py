@@ -5,6 +5,9 @@ questions of any text get an answer or a clear error."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 from qa import QA, Embedder, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError, Settings
 from qa.loading import loaded_keys
+from qa.store import Store
 
 
 def test_hashing_embedder_meets_the_protocol() -> None:
@@ -111,3 +115,29 @@ def test_index_files_without_a_manifest_are_never_filled_with_the_sample(tmp_pat
         QA(directory, embedder=HashingEmbedder())  # sample=True: would have indexed the sample corpus
     assert (directory / "qa.sqlite3").read_bytes() == database
     assert not (directory / "manifest.json").exists()
+    with pytest.raises(IndexCorruptError, match="but no manifest.json"):
+        Store.open(directory, create=True)  # the store refuses it too, whoever asks
+    assert (directory / "qa.sqlite3").read_bytes() == database
+
+
+# The child makes an index and is killed (SIGKILL) just before its manifest is written.
+_KILLED_CREATING = """
+import os, signal, sys
+from qa.store import Store, files
+files.write_manifest = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+Store.open(sys.argv[1], create=True)
+"""
+
+
+def test_a_creation_killed_before_its_manifest_is_made_again(tmp_path: Path, seed_path: Path) -> None:
+    directory = tmp_path / "idx"
+    child = subprocess.run([sys.executable, "-c", _KILLED_CREATING, str(directory)], capture_output=True,
+                           cwd=Path(__file__).parent.parent, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert (directory / "qa.sqlite3").exists() and (directory / ".creating").exists()
+    assert not (directory / "manifest.json").exists()
+
+    qa = QA(directory, sample=False, embedder=HashingEmbedder())
+    assert qa.ingest([seed_path]).added
+    assert not (directory / ".creating").exists()
+    assert QA(directory, create=False, embedder=HashingEmbedder()).stats().articles == 1

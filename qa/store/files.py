@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError, rebuild_hint
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, rebuild_hint
 from qa.models import SCHEMA_VERSION, IndexSettings
 from qa.store import failures
 
@@ -31,18 +31,38 @@ MANIFEST = "manifest.json"
 LEGACY_VECTOR_FORMAT = "float32"
 DATABASE = "qa.sqlite3"
 LOCK = ".lock"
+# Present while a new index is being made (written first, removed after the manifest): what
+# tells a creation that was killed, safe to clear and start again, from a lost manifest.
+CREATING = ".creating"
 _FAISS_FILE = re.compile(r"^(chunks|sentences)-(\d+)(?:\.hnsw)?\.faiss$")
 _RECORD_FILE = re.compile(r"^vectors-(\d+)\.json(?:\.tmp)?$")  # a generation's checksums (or its temp file)
 _TEMP_SUFFIX = ".faiss.tmp"  # every FAISS file is written under such a name first
 
 
 def index_files(directory: Path) -> list[Path]:
-    """Files of an index in ``directory`` (database, vector files and their checksum records),
-    whether or not a manifest is."""
+    """Files of an index in ``directory`` (database, vector files and their checksum records,
+    the marker of an unfinished creation), whether or not a manifest is."""
     if not directory.is_dir():
         return []
     return sorted(f for f in directory.iterdir()
-                  if f.name.startswith(DATABASE) or _FAISS_FILE.match(f.name) or _RECORD_FILE.match(f.name))
+                  if f.name.startswith(DATABASE) or _FAISS_FILE.match(f.name) or _RECORD_FILE.match(f.name)
+                  or f.name == CREATING)
+
+
+def refuse_lost_manifest(directory: Path) -> None:
+    """Refuse a directory of index files with no manifest and no ``CREATING`` marker: its
+    manifest was lost, and nothing may be written over what it holds.
+
+    Raises:
+        IndexCorruptError: naming the files and how to recover.
+    """
+    if present(directory / MANIFEST) or present(directory / CREATING):
+        return
+    if found := index_files(directory):
+        raise IndexCorruptError(
+            f"{directory} holds index files ({', '.join(f.name for f in found[:3])}) but no "
+            f"{MANIFEST}, so article-qa cannot tell how they were made. If it is your index, "
+            f"restore its manifest from a backup. {rebuild_hint(directory)}")
 
 
 def vectors_hint(directory: str | Path) -> str:

@@ -28,7 +28,7 @@ from qa.settings import Settings
 from qa.store import audit, checksums, failures, files, formats, vectors
 from qa.store.bm25 import Postings
 from qa.store.check import DEFAULT_SAMPLE, CheckReport, database_problems, inspect
-from qa.store.files import DATABASE, LOCK, MANIFEST, WriteLock, read_manifest
+from qa.store.files import CREATING, DATABASE, LOCK, MANIFEST, WriteLock, read_manifest
 from qa.store.generations import Generations
 from qa.store.lexical import Lexical
 from qa.store.rebuild import DocumentEncoder, RebuildReport, catch_up, embed_rows
@@ -94,8 +94,9 @@ class Store:
             if (why := failures.probe_read_only(path, path / DATABASE, path / LOCK)) is not None:
                 raise failures.cannot_create(path, why)
             store = cls(path, settings or IndexSettings(), approximate_above)
-            store._create()
-            return store
+            if store._create():
+                return store
+            # Another process made the index while this one waited for the lock: open theirs.
         recorded = read_manifest(path)
         if settings is not None and settings != recorded:
             diffs = ", ".join(
@@ -117,16 +118,34 @@ class Store:
         store._tidy()
         return store
 
-    def _create(self) -> None:
+    def _create(self) -> bool:
+        """Make a new index here; False when another process made one while this waited.
+
+        The ``CREATING`` marker is written before anything else and removed after the manifest,
+        so a creation killed half way (a database, no manifest) is cleared and made again here,
+        while a folder of index files with neither (a lost manifest) is still refused by ``QA``.
+        """
+        marker = self.directory / CREATING
         with self._lock.held():
-            with failures.writing(self.directory / DATABASE, self.directory):
-                self._rows.create()
-            empty = Generation.empty(self.directory, self.settings.dimension, self.settings.vector_format)
-            empty.save()
-            # The manifest comes last: a directory without one is not yet an index.
-            with failures.writing(self.directory / MANIFEST, self.directory):
-                files.write_manifest(self.directory, self.settings)
+            if files.present(self.directory / MANIFEST):
+                return False
+            files.refuse_lost_manifest(self.directory)
+            with failures.writing(marker, self.directory):
+                files.atomic_write(marker, b"")
+                for leftover in files.index_files(self.directory):
+                    if leftover != marker:
+                        leftover.unlink()  # a killed creation's: the marker is written first
+                with failures.writing(self.directory / DATABASE, self.directory):
+                    self._rows.create()
+                empty = Generation.empty(self.directory, self.settings.dimension, self.settings.vector_format)
+                empty.save()
+                # The manifest comes last: a directory without one is not yet an index.
+                with failures.writing(self.directory / MANIFEST, self.directory):
+                    files.write_manifest(self.directory, self.settings)
+                marker.unlink()
+                files.fsync_dir(self.directory)
             self._generations.replace(empty)
+        return True
 
     def writable(self) -> None:
         """Refuse, before any work, a write this process cannot make.
