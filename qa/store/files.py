@@ -58,7 +58,8 @@ def refuse_lost_manifest(directory: Path) -> None:
     """
     if present(directory / MANIFEST) or present(directory / CREATING):
         return
-    if found := index_files(directory):
+    # Asked again last: another process may have finished making the index meanwhile.
+    if (found := index_files(directory)) and not present(directory / MANIFEST):
         raise IndexCorruptError(
             f"{directory} holds index files ({', '.join(f.name for f in found[:3])}) but no "
             f"{MANIFEST}, so article-qa cannot tell how they were made. If it is your index, "
