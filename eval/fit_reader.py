@@ -24,7 +24,7 @@ SQuAD files into ``eval/.cache/reader-fit/`` (the refit was measured and not shi
 weights are ``tune_reader``'s; ``eval/README.md`` says why).
 
 Usage (the figures go to ``eval/reports/reader-oof.json`` and are quoted in ``eval/README.md``):
-    python -m qa_eval.fit_reader DATA PREDS [--rerank 4,6,8] [--variants plain,confidence,both]
+    python -m qa_eval.fit_reader DATA PREDS [--rerank 4,6,8] [--variants plain,confidence,both,margins]
         [--held-out CARD] [--write 6/plain]
 """
 
@@ -76,6 +76,9 @@ THRESHOLDS = tuple(round(0.05 + 0.01 * i, 2) for i in range(91))  # the grid a t
 # ``head-both`` add.
 CHECKS = ("names_missing", "numbers_missing", "negation_mismatch", "span_type", "span_echo")
 INPUTS = (*CHECKS, "head")
+# How far the chosen candidate stands above the others the extractor re-read (``margins``), which
+# the ``margins`` variant adds to the confidence: measured, not shipped (eval/README.md).
+MARGINS = ("score_gap", "has_gap", "has_other", "p_chosen")
 
 
 def evidence_checks(question: str, sentence: str, span: str, window: str) -> dict[str, float]:
@@ -257,14 +260,32 @@ def choose(a: Asked, w: np.ndarray, design: Design) -> tuple[int, float]:
     return j, float(scores.max())
 
 
-def confidence_inputs(a: Asked, j: int, score: float, design: Design) -> np.ndarray:
+def confidence_inputs(a: Asked, j: int, score: float, design: Design, w: np.ndarray) -> np.ndarray:
     """The chosen candidate's values of ``CONFIDENCE_FEATURES`` and the design's checks."""
     names = (*CONFIDENCE_FEATURES, *design.confidence_checks)
     if j < 0:
         return np.zeros(len(names))
     named = dict(zip(FEATURES, a.features[j], strict=True)) | dict(zip(INPUTS, a.checks[j], strict=True)) | {
         "score": score, "has_answer": float(a.has[j]), "null": float(a.null[j])}
+    if set(MARGINS) & set(design.confidence_checks):
+        named |= margins(a, j, w, design)
     return np.array([named[n] for n in names])
+
+
+def margins(a: Asked, j: int, w: np.ndarray, design: Design) -> dict[str, float]:
+    """``MARGINS`` of the chosen candidate ``j`` against the others re-read: its selection score
+    less their best, its has-answer score less their best, their best has-answer score, and its
+    share of the softmax over the re-read scores (fixed values when it was re-read alone)."""
+    top = reread(a, w, design)
+    scores = selection_inputs(a, design, len(a.holds))[top] @ w
+    others = top != j
+    if not others.any():
+        return {"score_gap": 5.0, "has_gap": 5.0, "has_other": -10.0, "p_chosen": 1.0}
+    odds = np.exp(scores - scores.max())
+    return {"score_gap": float(scores[~others].max() - scores[others].max()),
+            "has_gap": float(a.has[j] - a.has[top[others]].max()),
+            "has_other": float(a.has[top[others]].max()),
+            "p_chosen": float(odds[~others].sum() / odds.sum())}
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
@@ -307,7 +328,7 @@ def decide(a: Asked, fitted: Fitted, highlight: str = "surest") -> Outcome:
     j, score = choose(a, w, design)
     if j < 0:
         return Outcome(-1, 0.0, False, "", 0, 0)
-    x = confidence_inputs(a, j, score, design)
+    x = confidence_inputs(a, j, score, design, w)
     confidence = float(1 / (1 + np.exp(-(x @ cal[:-1] + cal[-1]))))
     parts = joined(a, j, w, fitted.join_margin)
     quote = " ".join(a.texts[k] for k in parts)
@@ -455,7 +476,7 @@ def fit(asked: Sequence[Asked], design: Design) -> Fitted:
         if a.part == "v1":
             continue  # the half index asks the same questions; v1 would count them twice
         j, score = choose(a, w, design)
-        xs.append(confidence_inputs(a, j, score, design))
+        xs.append(confidence_inputs(a, j, score, design, w))
         right = j >= 0 and a.answerable and bool(a.holds[j])
         ys.append(float(right))
     return Fitted(design, w, fit_logistic(np.array(xs), np.array(ys)), margin)
@@ -555,9 +576,10 @@ def weights_file(fitted: Fitted, threshold: float, margin: float, inputs: Sequen
 
 def designs(widths: str, variants: str) -> dict[str, Design]:
     """The designs to compare, by name: each re-read width with each variant (``plain``: no
-    checks; ``confidence``: the checks in the confidence; ``both``: in the selection too)."""
+    checks; ``confidence``: the checks in the confidence; ``both``: in the selection too;
+    ``head``, ``head-both``: the has-answer head likewise; ``margins``: ``MARGINS`` in the confidence)."""
     checks = {"plain": ((), ()), "confidence": ((), CHECKS), "both": (CHECKS, CHECKS),
-              "head": ((), ("head",)), "head-both": (("head",), ("head",))}
+              "head": ((), ("head",)), "head-both": (("head",), ("head",)), "margins": ((), MARGINS)}
     return {f"{w}/{v}": Design(int(w), *checks[v]) for w in widths.split(",") for v in variants.split(",")}
 
 
@@ -577,7 +599,8 @@ def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> 
     parser.add_argument("data", type=Path, help="candidates.json.gz from qa_eval.reader_data")
     parser.add_argument("preds", type=Path, help="preds-RECIPE.json.gz (train_reader.py or extractor_preds)")
     parser.add_argument("--rerank", default="4,6,8", help="re-read widths to compare")
-    parser.add_argument("--variants", default="plain", help="plain, confidence, both: where the checks go")
+    parser.add_argument("--variants", default="plain",
+                        help="plain, confidence, both, head, head-both, margins: what joins the fits")
     parser.add_argument("--held-out", type=Path, metavar="CARD",
                         help="only the articles this card.json's model never trained on")
     parser.add_argument("--out", type=Path, default=defaults.reports_dir() / "reader-oof.json")

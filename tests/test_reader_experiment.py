@@ -12,12 +12,15 @@ import pytest
 from qa_eval.fit_reader import (
     CHECKS,
     CONFIDENCE_FEATURES,
+    INPUTS,
+    MARGINS,
     SELECTION,
     Asked,
     Design,
     Fitted,
     evidence_checks,
     fit_selection,
+    margins,
     weights_file,
 )
 from qa_eval.reader_windows import NEIGHBOUR_CHARS, whole_words, window
@@ -107,6 +110,24 @@ def test_checks_flag_what_near_miss_questions_change() -> None:
     assert echoed["span_echo"] == 1.0
     wrong_kind = evidence_checks("When did the Broncos win?", sentence, "the Panthers", sentence)
     assert wrong_kind["span_type"] == 0.0
+
+
+def test_margins_measure_the_chosen_candidate_against_the_others_re_read() -> None:
+    features = np.zeros((3, len(FEATURES)))
+    features[:, 0] = [3.0, 2.0, -10.0]  # the third scores too low to be re-read within margin 2.5
+    asked = Asked(id="q", question="q", title="t", part="v1", in_corpus=True, answers=["a"],
+                  features=features, has=np.array([1.0, 2.0, 9.0]), null=np.zeros(3),
+                  holds=np.zeros(3, dtype=bool), texts=[""] * 3, checks=np.zeros((3, len(INPUTS))),
+                  spans=[(0, 0)] * 3, places=[("a", 0, 1, 0)] * 3)
+    design = Design(3, confidence_checks=MARGINS, rerank_margin=2.5)
+    w = np.zeros(len(SELECTION))
+    w[0], w[-1] = 1.0, 0.5  # selection scores: 3.5 and 3.0 for the two re-read
+    m = margins(asked, 0, w, design)
+    assert m["score_gap"] == pytest.approx(0.5) and m["has_gap"] == pytest.approx(-1.0)
+    assert m["has_other"] == pytest.approx(2.0)  # the third is not re-read, so its 9.0 is not counted
+    assert m["p_chosen"] == pytest.approx(1 / (1 + math.exp(-0.5)))
+    alone = margins(asked, 0, w, Design(1, confidence_checks=MARGINS))
+    assert alone["p_chosen"] == 1.0 and alone["score_gap"] > 0
 
 
 def test_each_article_fold_chooses_the_penalty_on_the_others_and_is_measured_with_it() -> None:
