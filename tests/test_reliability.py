@@ -37,7 +37,7 @@ from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, QAE
 from qa.ingest import iter_paths, read_articles
 from qa.models import Answer, IndexSettings, Passage
 from qa.store import DATABASE, MANIFEST, Store
-from qa.store.files import vector_file
+from qa.store.files import CREATING, index_files, vector_file
 from qa.store.vectors import index_ids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,8 +86,9 @@ def expected_shapes(directory: Path) -> dict[str, tuple[int, int]]:
 def verify_consistent(directory: Path, expected: dict[str, tuple[int, int]]) -> dict[str, int]:
     """The index opens, checks clean, SQLite and FAISS hold the same ids, and every article is
     either wholly there or wholly absent. Returns counts for the report."""
-    if not (directory / MANIFEST).exists():
-        return {"articles": 0, "generation": -1}  # killed while creating: not yet an index
+    if not (directory / MANIFEST).exists():  # killed while creating: not yet an index
+        assert (directory / CREATING).exists() or not index_files(directory), "index files, no marker"
+        return {"articles": 0, "generation": -1}
     store = Store.open(directory)
     assert store.check() == []
     import faiss
