@@ -11,6 +11,9 @@ Layout of an index directory::
     <kind>-<gen>.hnsw.faiss  HNSW links over a large <kind>-<gen>.faiss, without vectors: it searches
                              that file's own stored codes (a rebuildable cache)
     .lock                    flock held by the one writer
+    .creating                present only while a new index is made (before the database, removed
+                             after the manifest): a creation killed half way is cleared and made
+                             again; index files with neither it nor a manifest are refused
 
 Crash safety comes from generations: a write builds new FAISS files and their checksum record
 under the next generation number (temp file, fsync, rename), then commits the SQLite transaction
