@@ -123,7 +123,8 @@ class Store:
 
         The ``CREATING`` marker is written before anything else and removed after the manifest,
         so a creation killed half way (a database, no manifest) is cleared and made again here,
-        while a folder of index files with neither (a lost manifest) is still refused by ``QA``.
+        while a folder of index files with neither (a lost manifest) is refused
+        (``files.refuse_lost_manifest``, which ``QA`` also asks before any model loads).
         """
         marker = self.directory / CREATING
         with self._lock.held():
