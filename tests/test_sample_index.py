@@ -7,6 +7,8 @@ the model; ``python -m qa_eval.sample_index`` rebuilds it then.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,23 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> QA:
     copy = tmp_path_factory.mktemp("shipped") / "index"
     copy_index(prebuilt_sample(), copy)
     return QA(copy, create=False, sample=False)
+
+
+def test_a_copy_removes_what_killed_copies_left_beside_it_and_nothing_else(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            stale, busy = tmp_path / f".index.{dead.pid}.copying", tmp_path / f".index.{live.pid}.copying"
+            other = tmp_path / f".other.{dead.pid}.copying"  # beside another index: not this copy's
+            for folder in (stale, busy, other):
+                folder.mkdir()
+                (folder / "qa.sqlite3").write_bytes(b"half")
+            copy_index(prebuilt_sample(), tmp_path / "index")
+            assert not stale.exists() and busy.exists() and other.exists()
+            assert read_manifest(tmp_path / "index") == read_manifest(prebuilt_sample())
+        finally:
+            live.kill()
 
 
 def _sample_articles() -> list[Article]:

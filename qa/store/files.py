@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import re
@@ -113,7 +114,12 @@ def copy_index(source: Path, target: Path) -> None:
     part of it: the files go to a new sibling directory that then takes ``target``'s name.
 
     Contents only (``shutil.copyfile``): a copy from a read-only installed package is writable.
+    Copies that killed processes left beside ``target`` are removed first.
     """
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.copying"):
+        pid = stale.name[len(target.name) + 2: -len(".copying")]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.copying")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -126,6 +132,17 @@ def copy_index(source: Path, target: Path) -> None:
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (one of another user's counts: it may not be signalled)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> IndexSettings:
