@@ -156,6 +156,18 @@ def test_off_topic_question_is_declined(qa: QA) -> None:
 
 
 @pytest.mark.slow
+def test_a_question_about_a_name_no_article_mentions_is_declined(qa: QA) -> None:
+    """"How tall is the Eiffel Tower?" was answered with the height of Tesla's Wardenclyffe tower:
+    the Tesla article never mentions the Eiffel Tower, so its sentences are not candidates. The
+    same question about the tower it does mention is still answered."""
+    a = qa.answer("How tall is the Eiffel Tower?")
+    assert not a.found and a.confidence == 0.0, a
+    a = qa.answer("How tall was the tower at Wardenclyffe?")
+    assert a.found and "187 feet" in a.text, a
+    _assert_grounded(qa, a)
+
+
+@pytest.mark.slow
 def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> None:
     questions = load_questions(small_squad)[::8]
     found = 0

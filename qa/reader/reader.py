@@ -2,7 +2,8 @@
 
 It receives the question, its vector and the retrieved passages, plus a read-only view of the
 stored sentences (``SentenceView``); it never searches. Candidates are the stored sentences of
-the passages; their vectors were computed at index time, so scoring them costs no model call.
+the passages whose article mentions every name the question asks about (``qa.reader.names``);
+their vectors were computed at index time, so scoring them costs no model call.
 A sentence's score mixes its cosine with the question, its BM25 against the question, its
 passage's retrieval score and whether it holds the kind of thing the question asks for (a
 person, a date, a number, a place). The few best are then read by the span extractor, whose
@@ -19,6 +20,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Protocol
 
 from qa.embedding import Vectors
@@ -26,6 +28,7 @@ from qa.models import Passage
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
+from qa.reader.names import names, unmentioned
 from qa.reader.spans import LEAD_WORDS, clause_words, key_span, ordered_overlap
 from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
 from qa.settings import FEATURES, LexicalSettings, ReaderSettings
@@ -47,6 +50,8 @@ class SentenceView(TermStatistics, Protocol):
     def sentences_in(self, article_id: str, start: int, end: int) -> list[SentenceRow]: ...
 
     def sentence_vectors(self, ids: Sequence[int]) -> Vectors: ...
+
+    def article_text(self, article_id: str) -> str: ...
 
     def lexical_sentences(self, match: str, ids: Sequence[int]) -> dict[int, float]: ...
 
@@ -113,14 +118,15 @@ class Reader:
         started = time.perf_counter()
         scored = [Candidate(row, p, f, self.score(f))
                   for row, p, f in self.candidates(question, query_vector, passages, view)]
-        if not scored:
-            return Reading(confidence=0.0)
-        defined = self.defined(question, scored)
+        mentions = Mentions(question, view)
+        defined = self.defined(question, scored, mentions)
         if defined is not None:
             return replace(defined, timings_ms={"score_ms": (time.perf_counter() - started) * 1000})
         t_read = time.perf_counter()
-        choice = self.choose(question, scored, view)
+        choice = self.choose(question, scored, view, mentions)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
+        if choice is None:
+            return Reading(confidence=0.0, timings_ms=timings)
         best = choice.candidate
         confidence = self.confidence(best.features, choice.score, choice.guess)
         if confidence < self.settings.threshold:
@@ -134,7 +140,7 @@ class Reader:
                        passage=best.passage, highlight=highlight, timings_ms=timings)
 
     @staticmethod
-    def defined(question: str, scored: list[Candidate]) -> Reading | None:
+    def defined(question: str, scored: list[Candidate], mentions: Mentions) -> Reading | None:
         """For a "Who/What is X?" question, the best-scored sentence that says what X is, quoted
         with that description highlighted; None when the question is of another kind or no
         sentence defines X. The sentence score and the confidence miss such a sentence when it
@@ -145,7 +151,7 @@ class Reader:
             return None
         for c in sorted(scored, key=lambda c: c.score, reverse=True):
             span = definition(term, c.sentence.text)
-            if span is not None:
+            if span is not None and mentions(c):
                 r = c.sentence
                 return Reading(confidence=DEFINITION_CONFIDENCE, quote=(r.article_id, r.start, r.end),
                                passage=c.passage, highlight=span)
@@ -209,12 +215,16 @@ class Reader:
         weights = self.settings.sentence_weights
         return sum(weights[name] * f for name, f in zip(FEATURES, features, strict=True))
 
-    def choose(self, question: str, scored: list[Candidate], view: SentenceView) -> _Choice:
+    def choose(self, question: str, scored: list[Candidate], view: SentenceView,
+               mentions: Mentions) -> _Choice | None:
         """The best sentence once the extractor has re-scored the ``rerank`` best (``rerank_large``
-        in a large index) that score within ``rerank_margin`` of the best, with its span."""
+        in a large index) that score within ``rerank_margin`` of the best, with its span; of the
+        candidates whose article mentions the question's names, None when there are none."""
         large = view.term_documents([], "sentences")[0] > self.settings.large_above
         width = self.settings.rerank_large if large else self.settings.rerank
-        ranked = sorted(scored, key=lambda c: c.score, reverse=True)[:width]
+        ranked = list(islice(filter(mentions, sorted(scored, key=lambda c: c.score, reverse=True)), width))
+        if not ranked:
+            return None
         top = [c for c in ranked if c.score >= ranked[0].score - self.settings.rerank_margin]
         texts = [c.sentence.text for c in top]
         hints = [self.hint(question, t) for t in texts]
@@ -272,6 +282,28 @@ class Reader:
                          or 0 <= best.sentence.start - r.end <= NEIGHBOUR_GAP)):
                 s, e = min(s, r.start), max(e, r.end)
         return s, e
+
+
+class Mentions:
+    """Whether a candidate's article (its text or title) mentions every name the question asks
+    about (``qa.reader.names``): an article that never mentions the Eiffel Tower does not say how
+    tall it is, whichever of its sentences shares the question's other words. Each article is
+    looked up once, and only when a candidate of it is about to be read, so the many articles a
+    large index's passages come from are mostly never fetched."""
+
+    def __init__(self, question: str, view: SentenceView) -> None:
+        self.names = names(question)
+        self.view = view
+        self.known: dict[str, bool] = {}
+
+    def __call__(self, candidate: Candidate) -> bool:
+        if not self.names:
+            return True
+        article = candidate.sentence.article_id
+        if article not in self.known:
+            text = f"{candidate.passage.title}\n{self.view.article_text(article)}"
+            self.known[article] = not unmentioned(self.names, text)
+        return self.known[article]
 
 
 def _neighbour(by_edge: dict[tuple[str, int], tuple[float, str]], article_id: str, edge: int,
