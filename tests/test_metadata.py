@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from qa import QA, Citation
 from qa.reader.metadata import asked_field
+from qa.reader.reader import Candidate, Mentions
 
 
 @pytest.mark.parametrize(("question", "field"), [
@@ -106,6 +107,16 @@ def test_who_wrote_it_names_the_article_of_the_turn_before(two_articles: QA) -> 
 def test_a_topic_the_first_article_does_not_hold_is_not_answered_from_its_metadata(two_articles: QA) -> None:
     a = two_articles.answer("Who wrote the article about quantum chromodynamics?")
     assert not any(c.kind == "metadata" for c in a.citations)
+
+
+def test_a_name_only_in_the_articles_metadata_counts_as_mentioned(two_articles: QA) -> None:
+    """The reader leaves out articles that never mention a name of the question
+    (``qa.reader.names``); the fair's author is in its metadata, not its text, and still counts."""
+    (passage,) = two_articles.search("Zorblat Fair prize", k=1)
+    sentence = two_articles.store.sentences_in(passage.article_id, passage.start, passage.end)[0]
+    candidate = Candidate(sentence, passage, (), 0.0)
+    assert Mentions("What prize does the fair Mina Okafor wrote about give?", two_articles.store)(candidate)
+    assert not Mentions("What prize does the fair Tomas Quimby wrote about give?", two_articles.store)(candidate)
 
 
 def test_the_byline_is_quotable_text(two_articles: QA) -> None:

@@ -12,9 +12,9 @@ of fold: ``eval/README.md``, "Names the article never mentions").
 A name is a capitalised word after the question's first word, not a stopword and not an
 acronym: "TV" or "NYC" is often spelled out in the text ("television", "New York City"). In a
 question whose every word is capitalised, capitals say nothing, so it has no names. An article
-mentions a name when one of its words (or its title's) starts with it ("Luther" in "Lutheran"),
-or is it less a suffix of at most three letters ("Asian" by "Asia", "Germans" by "German"),
-letter case and accents aside ("Celoron" is "Céloron").
+mentions a name when one of its words (or its title's or author's) starts with it ("Luther" in
+"Lutheran"), or is it less a suffix of at most three letters ("Asian" by "Asia", "Germans" by
+"German"), letter case and accents aside ("Celoron" is "Céloron").
 """
 
 from __future__ import annotations

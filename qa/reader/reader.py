@@ -285,7 +285,7 @@ class Reader:
 
 
 class Mentions:
-    """Whether a candidate's article (its text or title) mentions every name the question asks
+    """Whether a candidate's article (its text, title or author) mentions every name the question asks
     about (``qa.reader.names``): an article that never mentions the Eiffel Tower does not say how
     tall it is, whichever of its sentences shares the question's other words. Each article is
     looked up once, and only when a candidate of it is about to be read, so the many articles a
@@ -301,7 +301,8 @@ class Mentions:
             return True
         article = candidate.sentence.article_id
         if article not in self.known:
-            text = f"{candidate.passage.title}\n{self.view.article_text(article)}"
+            p = candidate.passage
+            text = f"{p.title}\n{p.author or ''}\n{self.view.article_text(article)}"
             self.known[article] = not unmentioned(self.names, text)
         return self.known[article]
 
