@@ -1,10 +1,10 @@
-"""Names a question asks about, and whether an article mentions them (``qa.reader.names``)."""
+"""Names and numbers a question asks about, and whether an article mentions them (``qa.reader.names``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.reader.names import names, unmentioned
+from qa.reader.names import asked, names, numbers, unmentioned
 
 TESLA = ("Nikola Tesla (10 July 1856 – 7 January 1943) was a Serbian American inventor. Tesla's "
          "Wardenclyffe tower was erected to its full 187 feet (57 m). The Lutheran church stood near "
@@ -45,3 +45,30 @@ def test_what_an_article_never_mentions(question: str, missing: list[str]) -> No
 def test_a_short_word_is_not_matched_by_a_shorter_stem() -> None:
     """"Asians" counts as "Asia" with a suffix, but "Ash" is not mentioned by "As" or "Asia"."""
     assert unmentioned(names("Where did the Ash tree grow?"), "As the route crossed Asia.") == ["ash"]
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Who won Super Bowl 50?", ["50"]),
+    ("What happened in 1,862 or 2.5 or 3 cases?", ["1862", "2.5"]),  # commas dropped; one digit is too common
+    ("How many people lived there?", []),
+])
+def test_the_numbers_of_a_question(question: str, expected: list[str]) -> None:
+    assert numbers(question) == expected
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    ("What was Tesla's tower's height in 1856?", []),
+    ("What did Tesla build in 1943?", []),  # "1943)"
+    ("What did Tesla do in the 1850s?", ["1850"]),
+    ("How tall was the tower, 187 feet?", []),
+    ("How tall was the tower, 18 feet?", ["18"]),  # not part of "187"
+    ("Was it 57 or 5.7 metres?", ["5.7"]),
+    ("What did Tesla do in 1886?", ["1886"]),
+    ("What did the Eiffel Tower cost in 1889?", ["eiffel", "1889"]),
+])
+def test_what_numbers_an_article_never_mentions(question: str, missing: list[str]) -> None:
+    assert unmentioned(asked(question), TESLA) == missing
+
+
+def test_a_number_with_a_thousands_comma_is_the_same_number() -> None:
+    assert unmentioned(["366233", "11"], "There were 366,233 people, 11.6% of them young.") == ["11"]

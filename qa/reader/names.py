@@ -1,4 +1,4 @@
-"""Names a question asks about that an article never mentions.
+"""Names and numbers a question asks about that an article never mentions.
 
 A question that names something ("How tall is the Eiffel Tower?", "Who elects the members of
 the American Parliament?") is not answered by an article that never mentions that name, however
@@ -15,6 +15,11 @@ question whose every word is capitalised, capitals say nothing, so it has no nam
 mentions a name when one of its words (or its title's or author's) starts with it ("Luther" in
 "Lutheran"), or is it less a suffix of at most three letters ("Asian" by "Asia", "Germans" by
 "German"), letter case and accents aside ("Celoron" is "Céloron").
+
+Numbers are the other half of a question's particulars, and near-misses change them as often
+("What battle involved the Confederate cavalry in 1862?"): a number of two characters or more
+("50", "1862", "11.6"; "1,000" is "1000") must be in the article as a number, not as part of a
+longer one ("1862" is in "1862s" and "in 1862," but not in "18620" or "1862.5").
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ _ACCENTS = re.compile(r"[\u0300-\u036f]")  # the combining marks NFKD splits off
 # fewest letters that article word must have ("Germans" -> "German", never "Ge").
 SUFFIX_LETTERS = 3
 SHORTEST_STEM = 4
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+SHORTEST_NUMBER = 2  # characters: a single digit is too common to tell articles apart
+
+
+def asked(question: str) -> list[str]:
+    """What the question names (``names``) and its numbers (``numbers``), in that order."""
+    return names(question) + numbers(question)
 
 
 def names(question: str) -> list[str]:
@@ -48,15 +60,23 @@ def names(question: str) -> list[str]:
     return found
 
 
-def unmentioned(names: Sequence[str], text: str) -> list[str]:
-    """The ``names`` (as ``names`` gives them) that ``text``, an article with its title, never
-    mentions. Most are found in the text as it is; only the rest are looked for again with its
-    accents folded away, which costs about a millisecond for an article of 30,000 characters."""
+def numbers(question: str) -> list[str]:
+    """The question's numbers of at least ``SHORTEST_NUMBER`` characters, without commas."""
+    found = (n.replace(",", "") for n in _NUMBER.findall(question))
+    return [n for n in found if len(n) >= SHORTEST_NUMBER]
+
+
+def unmentioned(terms: Sequence[str], text: str) -> list[str]:
+    """The ``terms`` (as ``asked`` gives them) that ``text``, an article with its title and
+    author, never mentions. Most names are found in the text as it is; only the rest are looked
+    for again with its accents folded away, which costs about a millisecond for an article of
+    30,000 characters."""
+    digits = text.replace(",", "") if any(t[0].isdigit() for t in terms) else ""
     lower = text.lower()
-    missing = [name for name in names if not _mentions(lower, name)]
-    if missing and not text.isascii():
+    missing = [t for t in terms if not (_number_at(digits, t) if t[0].isdigit() else _mentions(lower, t))]
+    if not text.isascii() and any(not t[0].isdigit() for t in missing):
         folded = _folded(text)
-        missing = [name for name in missing if not _mentions(folded, name)]
+        missing = [t for t in missing if t[0].isdigit() or not _mentions(folded, t)]
     return missing
 
 
@@ -77,6 +97,20 @@ def _word_at(folded: str, letters: str, whole: bool) -> bool:
                 not whole or end == len(folded) or not _is_word(folded[end])):
             return True
         at = folded.find(letters, at + 1)
+    return False
+
+
+def _number_at(digits: str, number: str) -> bool:
+    """Whether ``digits`` (a text without commas) holds ``number`` whole: no digit right before
+    it, and no digit, or point and digit, right after it."""
+    at = digits.find(number)
+    while at >= 0:
+        end = at + len(number)
+        before = digits[at - 1] if at else " "
+        after = digits[end:end + 2]
+        if not before.isdigit() and not after[:1].isdigit() and not (after[:1] == "." and after[1:].isdigit()):
+            return True
+        at = digits.find(number, at + 1)
     return False
 
 

@@ -2,9 +2,9 @@
 
 It receives the question, its vector and the retrieved passages, plus a read-only view of the
 stored sentences (``SentenceView``); it never searches. Candidates are the stored sentences of
-the passages whose article mentions every name the question asks about (``qa.reader.names``);
-their vectors were computed at index time, so scoring them costs no model call.
-A sentence's score mixes its cosine with the question, its BM25 against the question, its
+the passages whose article mentions every name and number the question asks about
+(``qa.reader.names``); their vectors were computed at index time, so scoring them costs no model
+call. A sentence's score mixes its cosine with the question, its BM25 against the question, its
 passage's retrieval score and whether it holds the kind of thing the question asks for (a
 person, a date, a number, a place). The few best are then read by the span extractor, whose
 has-answer score joins theirs and whose span becomes the highlight. The confidence is a logistic
@@ -28,7 +28,7 @@ from qa.models import Passage
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
-from qa.reader.names import names, unmentioned
+from qa.reader.names import asked, unmentioned
 from qa.reader.spans import LEAD_WORDS, clause_words, key_span, ordered_overlap
 from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
 from qa.settings import FEATURES, LexicalSettings, ReaderSettings
@@ -285,25 +285,25 @@ class Reader:
 
 
 class Mentions:
-    """Whether a candidate's article (its text, title or author) mentions every name the question asks
-    about (``qa.reader.names``): an article that never mentions the Eiffel Tower does not say how
-    tall it is, whichever of its sentences shares the question's other words. Each article is
-    looked up once, and only when a candidate of it is about to be read, so the many articles a
-    large index's passages come from are mostly never fetched."""
+    """Whether a candidate's article (its text, title or author) mentions every name and number
+    the question asks about (``qa.reader.names``): an article that never mentions the Eiffel Tower
+    does not say how tall it is, whichever of its sentences shares the question's other words.
+    Each article is looked up once, and only when a candidate of it is about to be read, so the
+    many articles a large index's passages come from are mostly never fetched."""
 
     def __init__(self, question: str, view: SentenceView) -> None:
-        self.names = names(question)
+        self.terms = asked(question)
         self.view = view
         self.known: dict[str, bool] = {}
 
     def __call__(self, candidate: Candidate) -> bool:
-        if not self.names:
+        if not self.terms:
             return True
         article = candidate.sentence.article_id
         if article not in self.known:
             p = candidate.passage
             text = f"{p.title}\n{p.author or ''}\n{self.view.article_text(article)}"
-            self.known[article] = not unmentioned(self.names, text)
+            self.known[article] = not unmentioned(self.terms, text)
         return self.known[article]
 
 
