@@ -111,12 +111,15 @@ def test_a_topic_the_first_article_does_not_hold_is_not_answered_from_its_metada
 
 def test_a_name_only_in_the_articles_metadata_counts_as_mentioned(two_articles: QA) -> None:
     """The reader leaves out articles that never mention a name of the question
-    (``qa.reader.names``); the fair's author is in its metadata, not its text, and still counts."""
+    (``qa.reader.names``); the fair's author and date are in its metadata, not its text, and
+    still count."""
     (passage,) = two_articles.search("Zorblat Fair prize", k=1)
     sentence = two_articles.store.sentences_in(passage.article_id, passage.start, passage.end)[0]
     candidate = Candidate(sentence, passage, (), 0.0)
     assert Mentions("What prize does the fair Mina Okafor wrote about give?", two_articles.store)(candidate)
     assert not Mentions("What prize does the fair Tomas Quimby wrote about give?", two_articles.store)(candidate)
+    assert Mentions("What prize did the fair of May 2024 give?", two_articles.store)(candidate)  # its date
+    assert not Mentions("What prize did the fair of May 2023 give?", two_articles.store)(candidate)
 
 
 def test_the_byline_is_quotable_text(two_articles: QA) -> None:

@@ -7,12 +7,12 @@ this: it weighs every shared word, and a near-miss shares all but one. SQuAD 2.0
 questions are often written just so, by swapping a name of the paragraph for another, and a
 user asking about something the corpus lacks gets the closest article's sentence. So the reader
 leaves out the sentences of articles that never mention a name of the question (measured out
-of fold: ``eval/README.md``, "Names the article never mentions").
+of fold: ``eval/README.md``, "Names and numbers the article never mentions").
 
 A name is a capitalised word after the question's first word, not a stopword and not an
 acronym: "TV" or "NYC" is often spelled out in the text ("television", "New York City"). In a
 question whose every word is capitalised, capitals say nothing, so it has no names. An article
-mentions a name when one of its words (or its title's or author's) starts with it ("Luther" in
+mentions a name when one of its words (or its title's, author's or date's) starts with it ("Luther" in
 "Lutheran"), or is it less a suffix of at most three letters ("Asian" by "Asia", "Germans" by
 "German"), letter case and accents aside ("Celoron" is "Céloron").
 
@@ -67,8 +67,8 @@ def numbers(question: str) -> list[str]:
 
 
 def unmentioned(terms: Sequence[str], text: str) -> list[str]:
-    """The ``terms`` (as ``asked`` gives them) that ``text``, an article with its title and
-    author, never mentions. Most names are found in the text as it is; only the rest are looked
+    """The ``terms`` (as ``asked`` gives them) that ``text``, an article with its metadata,
+    never mentions. Most names are found in the text as it is; only the rest are looked
     for again with its accents folded away, which costs about a millisecond for an article of
     30,000 characters."""
     digits = text.replace(",", "") if any(t[0].isdigit() for t in terms) else ""

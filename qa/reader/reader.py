@@ -219,7 +219,8 @@ class Reader:
                mentions: Mentions) -> _Choice | None:
         """The best sentence once the extractor has re-scored the ``rerank`` best (``rerank_large``
         in a large index) that score within ``rerank_margin`` of the best, with its span; of the
-        candidates whose article mentions the question's names, None when there are none."""
+        candidates whose article mentions the question's names and numbers (``Mentions``), None
+        when there are none."""
         large = view.term_documents([], "sentences")[0] > self.settings.large_above
         width = self.settings.rerank_large if large else self.settings.rerank
         ranked = list(islice(filter(mentions, sorted(scored, key=lambda c: c.score, reverse=True)), width))
@@ -285,11 +286,11 @@ class Reader:
 
 
 class Mentions:
-    """Whether a candidate's article (its text, title or author) mentions every name and number
-    the question asks about (``qa.reader.names``): an article that never mentions the Eiffel Tower
-    does not say how tall it is, whichever of its sentences shares the question's other words.
-    Each article is looked up once, and only when a candidate of it is about to be read, so the
-    many articles a large index's passages come from are mostly never fetched."""
+    """Whether a candidate's article (its text, title, author or date) mentions every name and
+    number the question asks about (``qa.reader.names``): an article that never mentions the
+    Eiffel Tower does not say how tall it is, whichever of its sentences shares the question's
+    other words. Each article is looked up once, and only when a candidate of it is about to be
+    read, so the many articles a large index's passages come from are mostly never fetched."""
 
     def __init__(self, question: str, view: SentenceView) -> None:
         self.terms = asked(question)
@@ -302,7 +303,7 @@ class Mentions:
         article = candidate.sentence.article_id
         if article not in self.known:
             p = candidate.passage
-            text = f"{p.title}\n{p.author or ''}\n{self.view.article_text(article)}"
+            text = f"{p.title}\n{p.author or ''}\n{p.published or ''}\n{self.view.article_text(article)}"
             self.known[article] = not unmentioned(self.terms, text)
         return self.known[article]
 
