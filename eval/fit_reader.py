@@ -49,6 +49,7 @@ from scipy.optimize import minimize
 
 from qa.metrics import auroc, exact_match, f1_score, normalize_answer
 from qa.reader.features import content_stems, question_type, stem, type_match
+from qa.reader.names import NUMBER
 from qa.retrieval import STOPWORDS
 from qa.settings import FEATURES, READER_WEIGHTS, ReaderSettings
 
@@ -93,11 +94,11 @@ def evidence_checks(question: str, sentence: str, span: str, window: str) -> dic
     q_stems = content_stems(question)
     near = content_stems(window)
     names = {stem(w.lower()) for w in _NAME.findall(question[1:])} - STOPWORDS
-    numbers = set(_NUMERAL.findall(question))
+    numbers = set(NUMBER.findall(question))
     span_stems = content_stems(span)
     return {  # keyed by ``CHECKS``
         "names_missing": len(names - near) / len(names) if names else 0.0,
-        "numbers_missing": len(numbers - set(_NUMERAL.findall(window))) / len(numbers) if numbers else 0.0,
+        "numbers_missing": len(numbers - set(NUMBER.findall(window))) / len(numbers) if numbers else 0.0,
         "negation_mismatch": float(bool(_NEGATION.search(question)) != bool(_NEGATION.search(sentence))),
         "span_type": type_match(question_type(question), f" {span}", q_stems),
         "span_echo": len(span_stems & q_stems) / len(span_stems) if span_stems else 1.0,
@@ -105,7 +106,6 @@ def evidence_checks(question: str, sentence: str, span: str, window: str) -> dic
 
 
 _NAME = re.compile(r"\b[A-Z][\w'’-]*")
-_NUMERAL = re.compile(r"\d[\d,.]*\d|\d")
 _NEGATION = re.compile(r"\b(not|never|no|none|without|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
 
 

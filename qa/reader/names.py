@@ -38,7 +38,7 @@ _ACCENTS = re.compile(r"[\u0300-\u036f]")  # the combining marks NFKD splits off
 # fewest letters that article word must have ("Germans" -> "German", never "Ge").
 SUFFIX_LETTERS = 3
 SHORTEST_STEM = 4
-_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+NUMBER = re.compile(r"\d[\d,.]*\d|\d")  # a numeral, with its inner commas and points
 SHORTEST_NUMBER = 2  # characters: a single digit is too common to tell articles apart
 
 
@@ -62,7 +62,7 @@ def names(question: str) -> list[str]:
 
 def numbers(question: str) -> list[str]:
     """The question's numbers of at least ``SHORTEST_NUMBER`` characters, without commas."""
-    found = (n.replace(",", "") for n in _NUMBER.findall(question))
+    found = (n.replace(",", "") for n in NUMBER.findall(question))
     return [n for n in found if len(n) >= SHORTEST_NUMBER]
 
 
