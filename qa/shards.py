@@ -342,8 +342,8 @@ class Shards:
         if not match or (allowed is not None and not allowed):
             return []
         keep = set(allowed) if allowed is not None else None
-        scored = [(global_id(n, row), s) for n, part in enumerate(self._bm25(match, "chunks"))
-                  for row, s in part.items()]
+        parts = bm25.scores([store.lexical_postings(match, "chunks") for store in self.stores])
+        scored = [(global_id(n, row), s) for n, part in enumerate(parts) for row, s in part.items()]
         if keep is not None:
             scored = [(row, s) for row, s in scored if row in keep]
         return sorted(scored, key=lambda pair: pair[1], reverse=True)[:k]
@@ -352,12 +352,11 @@ class Shards:
         """BM25 of the given sentences with every shard's statistics; those without a hit left out."""
         if not match or not ids:
             return {}
-        wanted = set(ids)
-        return {row: s for n, part in enumerate(self._bm25(match, "sentences"))
-                for local, s in part.items() if (row := global_id(n, local)) in wanted}
+        local = self._by_shard(ids)
+        parts = bm25.scores([store.lexical_sentence_postings(match, local.get(n, []))
+                             for n, store in enumerate(self.stores)])
+        return {global_id(n, row): s for n, part in enumerate(parts) for row, s in part.items()}
 
-    def _bm25(self, match: str, kind: Kind) -> list[dict[int, float]]:
-        return bm25.scores([store.lexical_postings(match, kind) for store in self.stores])
 
     def term_documents(self, words: Sequence[str], kind: Kind = "sentences") -> tuple[int, dict[str, int]]:
         """Rows of all shards, and how many hold each word: the shards' counts added up."""

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from qa.models import IndexSettings
 from qa.pipeline import sample_corpus
 from qa.retrieval import fts_query
 from qa.shards import SHARDS_MANIFEST, Shards, global_id, locate, shard_of, split_id
-from qa.store import Store
+from qa.store import DATABASE, Store
 from qa.store.bm25 import scores
 
 QUESTIONS = ("Who built Bushehr?", "What did Iran badly need from Russia?", "When did Tesla move to New York?",
@@ -112,6 +113,32 @@ def test_bm25_with_one_index_statistics_equals_fts5(corpus: tuple[QA, QA]) -> No
         sentences = scores([store.lexical_postings(match, "sentences")])[0]
         some = sorted(sentences)[:200]
         assert store.lexical_sentences(match, some) == pytest.approx({i: sentences[i] for i in some}, rel=1e-9)
+
+
+@pytest.mark.parametrize("question", [*QUESTIONS, "Céloron's U.S. expedition", "zzyzx qwertyuiop", "x"])
+def test_sentence_bm25_equals_fts5s_own(corpus: tuple[QA, QA], question: str) -> None:
+    """The reader's sentence BM25, counted from the candidates' own tokens (``Lexical.sentences``),
+    gives what FTS5's ``bm25()`` gives for the same rows: phrases of two tokens ("u.s"), accents,
+    words no row holds, rows holding no phrase (left out) included."""
+    store = corpus[0].store
+    assert isinstance(store, Store)
+    match = fts_query(question)
+    conn = sqlite3.connect(store.directory / DATABASE)
+    try:
+        every = [int(r[0]) for r in conn.execute("SELECT rowid FROM sentence_fts ORDER BY rowid")]
+        ids = every[::7] + every[-3:]
+        marks = ",".join("?" * len(ids))
+        fts5 = {int(r[0]): float(r[1]) for r in conn.execute(
+            f"SELECT rowid, -bm25(sentence_fts) FROM sentence_fts WHERE sentence_fts MATCH ? AND rowid IN ({marks})",
+            (match, *ids))}
+    finally:
+        conn.close()
+    ours = store.lexical_sentences(match, ids)
+    assert set(ours) == set(fts5)
+    assert [ours[i] for i in fts5] == pytest.approx(list(fts5.values()), rel=1e-9, abs=1e-12)
+    if question in QUESTIONS[:4]:
+        assert fts5, "the question's words are in some of these sentences"
+    assert store.lexical_sentences(match, []) == {}
 
 
 def test_each_article_is_in_the_shard_its_id_routes_to(corpus: tuple[QA, QA]) -> None:

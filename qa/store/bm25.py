@@ -36,13 +36,20 @@ class Postings:
     """One index's part of a BM25 query: what FTS5's ``bm25()`` reads of its table.
 
     ``frequencies[i]`` maps each row holding phrase ``i`` to its weighted hits; ``sizes`` holds
-    the tokens of every such row.
+    the tokens of every such row. ``holding[i]``, when given, is how many rows of the table hold
+    phrase ``i``: then ``frequencies`` may list only some of them (the rows to be scored), and
+    only those are scored.
     """
 
     rows: int
     tokens: int
     frequencies: tuple[dict[int, float], ...]
     sizes: dict[int, int]
+    holding: tuple[int, ...] | None = None
+
+    def held(self, phrase: int) -> int:
+        """How many rows of the table hold the ``phrase``-th phrase."""
+        return self.holding[phrase] if self.holding is not None else len(self.frequencies[phrase])
 
 
 def phrases(match: str) -> list[str]:
@@ -74,7 +81,7 @@ def scores(parts: Sequence[Postings]) -> list[dict[int, float]]:
         return [{} for _ in parts]
     mean_length = sum(p.tokens for p in parts) / rows
     width = max((len(p.frequencies) for p in parts), default=0)
-    holding = [sum(len(p.frequencies[i]) for p in parts) for i in range(width)]
+    holding = [sum(p.held(i) for p in parts) for i in range(width)]
     idf = [max(math.log((rows - n + 0.5) / (n + 0.5)), 0.0) or MIN_IDF for n in holding]
     out: list[dict[int, float]] = []
     for part in parts:

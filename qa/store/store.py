@@ -26,7 +26,7 @@ from qa.models import Article, ArticleInfo, AuditEntry, Chunk, ChunkText, IndexS
 from qa.progress import Progress, reporter
 from qa.settings import Settings
 from qa.store import audit, checksums, failures, files, formats, vectors
-from qa.store.bm25 import Postings
+from qa.store.bm25 import Postings, scores
 from qa.store.check import DEFAULT_SAMPLE, CheckReport, database_problems, inspect
 from qa.store.files import CREATING, DATABASE, LOCK, MANIFEST, WriteLock, read_manifest
 from qa.store.generations import Generations
@@ -377,7 +377,13 @@ class Store:
         return self._lexical.chunks(match, k, allowed)
 
     def lexical_sentences(self, match: str, ids: Sequence[int]) -> dict[int, float]:
-        """BM25 of the given sentences for an FTS5 MATCH expression (higher is better)."""
+        """BM25 of the given sentences for an FTS5 MATCH expression (higher is better); those
+        holding no phrase of it left out."""
+        return scores([self._lexical.sentences(match, ids)])[0]
+
+    def lexical_sentence_postings(self, match: str, ids: Sequence[int]) -> Postings:
+        """The given sentences' part of the BM25 of an FTS5 MATCH expression, with this index's
+        statistics, for scoring with other indexes' (``qa.store.bm25``; shards use it)."""
         return self._lexical.sentences(match, ids)
 
     def lexical_postings(self, match: str, kind: Kind) -> Postings:
