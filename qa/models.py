@@ -280,6 +280,12 @@ class Turn(_Value):
     answer: str = ""
 
 
+def quoted_list(words: list[str]) -> str:
+    """Words in curly quotes, as a sentence lists them: “a”, “b” or “c”."""
+    quoted = [f"“{w}”" for w in words]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
 class Answer(_Value):
     """An extractive answer: a verbatim quote with its citation, or an honest decline."""
 
@@ -291,12 +297,17 @@ class Answer(_Value):
     citations: list[Citation] = []
     passages: list[Passage] = []
     resolved_question: str | None = None
+    # A decline's reason, when it is that no article found mentions these names or numbers of
+    # the question (as it spells them): "Eiffel" for "How tall is the Eiffel Tower?".
+    unmentioned: list[str] = []
     timings_ms: dict[str, float] = {}
 
     def to_markdown(self) -> str:
         """Render the answer as Markdown: the quote with its key span in bold and ``[n]`` marks."""
         if not self.found:
             lines = [self.text]
+            if self.unmentioned:
+                lines.append(f"No article found for this question mentions {quoted_list(self.unmentioned)}.")
             if self.passages:
                 lines.append("")
                 lines.append("These passages came closest:")

@@ -342,7 +342,8 @@ class QA:
         """The reader's choice as an ``Answer``: the quote cut from the article at its offsets."""
         confidence = round(reading.confidence, 4)
         if reading.quote is None or reading.passage is None:
-            return Answer(question=question, found=False, text=DECLINE, confidence=confidence, passages=passages)
+            return Answer(question=question, found=False, text=DECLINE, confidence=confidence, passages=passages,
+                          unmentioned=list(reading.unmentioned))
         article_id, start, end = reading.quote
         article = self.store.article(article_id)
         quote = article.text[start:end] if article is not None else ""

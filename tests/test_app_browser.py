@@ -406,6 +406,9 @@ def test_off_topic_question_is_declined_visibly(
     background = "el => getComputedStyle(el).backgroundColor"
     assert declined.evaluate(background) != found.evaluate(background)
     assert "closest passages" in page.locator("#qa-sources-panel").inner_text().lower()
+    # Declined because no article found mentions a name of the question: the decline says which.
+    eiffel = _ask(page, "How tall is the Eiffel Tower?")
+    assert "No article found for this question mentions “Eiffel”" in eiffel.inner_text()
 
     # A question the reader refuses (no words) is one sentence in the page, not a traceback.
     failed = _ask(page, "???")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.reader.names import asked, names, numbers, unmentioned
+from qa.reader.names import asked, names, numbers, spelled, unmentioned
 
 TESLA = ("Nikola Tesla (10 July 1856 – 7 January 1943) was a Serbian American inventor. Tesla's "
          "Wardenclyffe tower was erected to its full 187 feet (57 m). The Lutheran church stood near "
@@ -72,3 +72,14 @@ def test_what_numbers_an_article_never_mentions(question: str, missing: list[str
 
 def test_a_number_with_a_thousands_comma_is_the_same_number() -> None:
     assert unmentioned(["366233", "11"], "There were 366,233 people, 11.6% of them young.") == ["11"]
+
+
+@pytest.mark.parametrize(("question", "term", "shown"), [
+    ("How tall is the Eiffel Tower?", "eiffel", "Eiffel"),
+    ("What was Céloron's expedition?", "celoron", "Céloron"),
+    ("Who won in 1,000 B.C.?", "1000", "1,000"),
+    ("How tall is it?", "eiffel", "eiffel"),  # not in the question: as given
+])
+def test_a_term_is_shown_as_the_question_spells_it(question: str, term: str, shown: str) -> None:
+    assert term in asked(question) or shown == term
+    assert spelled(question, term) == shown

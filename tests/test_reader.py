@@ -162,9 +162,13 @@ def test_a_question_about_a_name_no_article_mentions_is_declined(qa: QA) -> None
     same question about the tower it does mention is still answered."""
     a = qa.answer("How tall is the Eiffel Tower?")
     assert not a.found and a.confidence == 0.0, a
+    assert a.unmentioned == ["Eiffel"]  # "Tower" is in the articles found: only the missing name is named
+    assert "No article found for this question mentions “Eiffel”." in a.to_markdown()
     a = qa.answer("How tall was the tower at Wardenclyffe?")
-    assert a.found and "187 feet" in a.text, a
+    assert a.found and "187 feet" in a.text and a.unmentioned == [], a
     _assert_grounded(qa, a)
+    a = qa.answer("What is the best way to cook rice?")  # declined, but not for a missing name
+    assert not a.found and a.unmentioned == [], a
 
 
 @pytest.mark.slow

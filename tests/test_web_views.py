@@ -143,6 +143,17 @@ def test_citations_and_cards_show_author_date_and_open_the_article() -> None:
     assert "[1] Alpha (by David Patrikarakos, 2016-08-26)" in answer.to_markdown()
 
 
+def test_a_decline_names_what_no_article_found_mentions() -> None:
+    plain = Answer(question="q", found=False, text="The articles don't say.", confidence=0.1)
+    assert "answers this confidently" in render_answer(plain) and "mentions" not in render_answer(plain)
+    named = plain.model_copy(update={"unmentioned": ["Eiffel", "1889", HOSTILE]})
+    shown = render_answer(named)
+    assert "No article found for this question mentions “Eiffel”, “1889” or “&lt;script&gt;" in shown
+    assert "<script>" not in shown and "answers this confidently" not in shown
+    assert "No article found for this question mentions “Eiffel”, “1889” or" in named.to_markdown()
+    assert named.model_dump(mode="json")["unmentioned"] == ["Eiffel", "1889", HOSTILE]
+
+
 def test_answer_json_carries_author_and_date() -> None:
     data = _answer_citing_rank_two().model_dump(mode="json")
     assert data["citations"][0]["author"] == "David Patrikarakos"

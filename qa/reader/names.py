@@ -66,6 +66,18 @@ def numbers(question: str) -> list[str]:
     return [n for n in found if len(n) >= SHORTEST_NUMBER]
 
 
+def spelled(question: str, term: str) -> str:
+    """``term`` (as ``asked`` gives it) as the question spells it, for telling the user which of
+    their words no article mentions ("Eiffel", not "eiffel")."""
+    if term[0].isdigit():
+        return next((n for n in NUMBER.findall(question) if n.replace(",", "") == term), term)
+    for m in _WORD.finditer(question):
+        word = _POSSESSIVE.sub("", m.group())
+        if _folded_case(word).lower() == term:
+            return word
+    return term
+
+
 def unmentioned(terms: Sequence[str], text: str) -> list[str]:
     """The ``terms`` (as ``asked`` gives them) that ``text``, an article with its metadata,
     never mentions. Most names are found in the text as it is; only the rest are looked

@@ -28,7 +28,7 @@ from qa.models import Passage
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
-from qa.reader.names import asked, unmentioned
+from qa.reader.names import asked, spelled, unmentioned
 from qa.reader.spans import LEAD_WORDS, clause_words, key_span, ordered_overlap
 from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
 from qa.settings import FEATURES, LexicalSettings, ReaderSettings
@@ -72,13 +72,15 @@ class Reading:
 
     ``quote`` is the chosen sentence (or joined neighbours) as (article id, start, end) in the
     article; ``highlight`` is the key span's offsets inside the quote. Both are None when the
-    reader declines.
+    reader declines. ``unmentioned`` holds, as the question spells them, the names and numbers
+    of the question that no article of the passages mentions, when that is why it declined.
     """
 
     confidence: float
     quote: tuple[str, int, int] | None = None
     passage: Passage | None = None
     highlight: tuple[int, int] | None = None
+    unmentioned: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -126,7 +128,7 @@ class Reader:
         choice = self.choose(question, scored, view, mentions)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
         if choice is None:
-            return Reading(confidence=0.0, timings_ms=timings)
+            return Reading(confidence=0.0, unmentioned=mentions.nowhere(), timings_ms=timings)
         best = choice.candidate
         confidence = self.confidence(best.features, choice.score, choice.guess)
         if confidence < self.settings.threshold:
@@ -293,19 +295,28 @@ class Mentions:
     read, so the many articles a large index's passages come from are mostly never fetched."""
 
     def __init__(self, question: str, view: SentenceView) -> None:
+        self.question = question
         self.terms = asked(question)
         self.view = view
-        self.known: dict[str, bool] = {}
+        self.missing: dict[str, list[str]] = {}  # article id -> the terms it never mentions
 
     def __call__(self, candidate: Candidate) -> bool:
         if not self.terms:
             return True
         article = candidate.sentence.article_id
-        if article not in self.known:
+        if article not in self.missing:
             p = candidate.passage
             text = f"{p.title}\n{p.author or ''}\n{p.published or ''}\n{self.view.article_text(article)}"
-            self.known[article] = not unmentioned(self.terms, text)
-        return self.known[article]
+            self.missing[article] = unmentioned(self.terms, text)
+        return not self.missing[article]
+
+    def nowhere(self) -> tuple[str, ...]:
+        """The terms that no article looked up mentions, as the question spells them: what to
+        tell a user whose question every candidate failed (none when no article was looked up)."""
+        if not self.missing:
+            return ()
+        return tuple(spelled(self.question, t) for t in self.terms
+                     if all(t in gone for gone in self.missing.values()))
 
 
 def _neighbour(by_edge: dict[tuple[str, int], tuple[float, str]], article_id: str, edge: int,
