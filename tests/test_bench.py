@@ -99,6 +99,7 @@ def test_quick_bench_writes_every_field(embedder: Embedder, tmp_path: Path, monk
         assert ingest["articles"] == int(scale) and ingest["chunks"] > 0
         assert {"articles_per_s", "chunks_per_s", "stage_chunks_per_s"} <= set(ingest)
         assert {"p50_ms", "p95_ms", "p99_ms", "questions", "approximate"} <= set(entry["latency"])
+        assert 0 < entry["latency"]["filtered_p50_ms"] <= entry["latency"]["filtered_p95_ms"]
         assert {"open_s", "model_s", "startup_s", "first_answer_s", "peak_rss_mb"} <= set(entry["startup"])
         assert entry["index_bytes"] > 0
     assert report["scales"]["2"]["ingest"]["chunks"] == 2 * report["scales"]["1"]["ingest"]["chunks"]

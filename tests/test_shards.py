@@ -29,6 +29,7 @@ from qa.retrieval import fts_query
 from qa.shards import SHARDS_MANIFEST, Shards, global_id, locate, shard_of, split_id
 from qa.store import DATABASE, Store
 from qa.store.bm25 import scores
+from qa.store.lexical import FEW_ALLOWED
 
 QUESTIONS = ("Who built Bushehr?", "What did Iran badly need from Russia?", "When did Tesla move to New York?",
              "Which team won Super Bowl 50?", "nuclear reactor fuel deal", "don't stop_me now", "the of and")
@@ -113,6 +114,26 @@ def test_bm25_with_one_index_statistics_equals_fts5(corpus: tuple[QA, QA]) -> No
         sentences = scores([store.lexical_postings(match, "sentences")])[0]
         some = sorted(sentences)[:200]
         assert store.lexical_sentences(match, some) == pytest.approx({i: sentences[i] for i in some}, rel=1e-9)
+
+
+def test_filtered_chunk_bm25_is_fts5s_over_the_allowed_chunks(corpus: tuple[QA, QA]) -> None:
+    """A filter's allowed chunks are scored as the unfiltered query scores them, whether there are
+    few (named in the query) or many (every match scored once, then kept): ``Lexical.chunks``."""
+    store = corpus[0].store
+    assert isinstance(store, Store)
+    every = sorted(store.chunk_ids_where())
+    few, many = every[:20], every[::3]
+    assert len(few) <= FEW_ALLOWED < len(many)
+    for allowed in (few, many):
+        for question in QUESTIONS:
+            match = fts_query(question)
+            unfiltered = dict(store.lexical_chunks(match, 100_000))
+            got = store.lexical_chunks(match, 100_000, allowed)
+            expected = {i: s for i, s in unfiltered.items() if i in set(allowed)}
+            assert dict(got) == pytest.approx(expected, rel=1e-9)
+            assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+            top = store.lexical_chunks(match, 3, allowed)
+            assert [s for _, s in top] == pytest.approx([s for _, s in got[:3]], rel=1e-9)
 
 
 @pytest.mark.parametrize("question", [*QUESTIONS, "Céloron's U.S. expedition", "zzyzx qwertyuiop", "x"])
