@@ -357,7 +357,6 @@ class Shards:
                              for n, store in enumerate(self.stores)])
         return {global_id(n, row): s for n, part in enumerate(parts) for row, s in part.items()}
 
-
     def term_documents(self, words: Sequence[str], kind: Kind = "sentences") -> tuple[int, dict[str, int]]:
         """Rows of all shards, and how many hold each word: the shards' counts added up."""
         total = 0

@@ -185,7 +185,7 @@ class Lexical:
         return dict(hits)
 
     def _stemmer(self, conn: sqlite3.Connection) -> None:
-        """Create the temporary stemming and vocabulary tables once per connection."""
+        """Create the temporary stemming, tokenising and vocabulary tables once per connection."""
         if getattr(self._local, "conn", None) is conn:
             return
         conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem USING fts5(x, tokenize = {TOKENIZER!r})")
