@@ -27,7 +27,7 @@ class Lexical:
 
     def __init__(self, rows: Rows) -> None:
         self._rows = rows
-        self._local = threading.local()  # the connection whose temp stemming tables exist
+        self._local = threading.local()  # the connection whose temp tokenising tables exist
         # (generation, rows per kind, (kind, word) -> rows holding it): IDF and common-word counts.
         self._documents: tuple[int, dict[str, int], dict[tuple[str, str], int]] = (-1, {}, {})
 
@@ -79,7 +79,7 @@ class Lexical:
             f"SELECT rowid, body FROM {fts} WHERE rowid IN (SELECT value FROM json_each(?))",
             (json.dumps(list(ids)),))] if wanted else []
         places = self._tokens([*((-1 - i, p) for i, p in enumerate(wanted)), *texts])
-        tokens = [[places[-1 - i][o] for o in sorted(places[-1 - i])] for i in range(len(wanted))]
+        tokens = [_in_order(places[-1 - i]) for i in range(len(wanted))]
         frequencies = tuple({row: float(n) for row, _ in texts if (n := _hits(places[row], phrase))}
                             for phrase in tokens)
         rows, total = self._totals(fts)
@@ -107,11 +107,7 @@ class Lexical:
         for word in words:
             if (kind, word) in cache:
                 continue
-            self._rows.query("DELETE FROM temp.stem")
-            self._rows.query("INSERT INTO temp.stem(x) VALUES (?)", (word,))
-            stems = [r[0] for r in self._rows.query("SELECT term FROM temp.stem_vocab")]
-            counts = [self._rows.query(f"SELECT doc FROM temp.{fts}_vocab WHERE term = ?", (t,)) for t in stems]
-            cache[(kind, word)] = min((int(c[0][0]) if c else 0 for c in counts), default=0)
+            cache[(kind, word)] = min((self._rows_with(fts, t) for t in dict.fromkeys(self._phrase(word))), default=0)
         return totals[kind], {w: cache[(kind, w)] for w in words}
 
     def postings(self, match: str, kind: str) -> Postings:
@@ -145,14 +141,20 @@ class Lexical:
     def _holding(self, fts: str, text: str, phrase: list[str]) -> int:
         """How many rows of the FTS5 table hold the phrase ``text`` (tokenised as ``phrase``): a
         token's count from the vocabulary, a longer phrase's from a MATCH on it alone."""
-        if not phrase:
-            return 0
-        if len(phrase) == 1:
-            found = self._rows.query(f"SELECT doc FROM temp.{fts}_vocab WHERE term = ?", (phrase[0],))
-        else:
-            found = self._rows.query(f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
-                                     ('"' + text.replace('"', '""') + '"',))
+        if len(phrase) <= 1:
+            return self._rows_with(fts, phrase[0]) if phrase else 0
+        quoted = '"' + text.replace('"', '""') + '"'
+        found = self._rows.query(f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?", (quoted,))
+        return int(found[0][0])
+
+    def _rows_with(self, fts: str, token: str) -> int:
+        """How many rows of the FTS5 table hold ``token`` (a stem), from its vocabulary."""
+        found = self._rows.query(f"SELECT doc FROM temp.{fts}_vocab WHERE term = ?", (token,))
         return int(found[0][0]) if found else 0
+
+    def _phrase(self, text: str) -> list[str]:
+        """The tokens of ``text`` in order, as the tables' tokenizer makes them (stemmed)."""
+        return _in_order(self._tokens([(0, text)])[0])
 
     def _tokens(self, texts: Sequence[tuple[int, str]]) -> dict[int, dict[int, str]]:
         """Each text's tokens by position, as the tables' tokenizer makes them (through the
@@ -171,9 +173,7 @@ class Lexical:
 
     def _phrase_hits(self, fts: str, phrase: str, weights: dict[str, float]) -> dict[int, float]:
         """Row -> weighted hits of ``phrase`` (its tokens at consecutive positions of one column)."""
-        self._rows.query("DELETE FROM temp.stem")
-        self._rows.query("INSERT INTO temp.stem(x) VALUES (?)", (phrase,))
-        tokens = [r[0] for r in self._rows.query("SELECT term FROM temp.stem_instances ORDER BY offset")]
+        tokens = self._phrase(phrase)
         if not tokens:
             return {}
         places = [{(int(r[0]), str(r[1]), int(r[2])) for r in self._rows.query(
@@ -185,12 +185,9 @@ class Lexical:
         return dict(hits)
 
     def _stemmer(self, conn: sqlite3.Connection) -> None:
-        """Create the temporary stemming, tokenising and vocabulary tables once per connection."""
+        """Create the temporary tokenising and vocabulary tables once per connection."""
         if getattr(self._local, "conn", None) is conn:
             return
-        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem USING fts5(x, tokenize = {TOKENIZER!r})")
-        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_vocab USING fts5vocab(temp, stem, 'row')")
-        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_instances USING fts5vocab(temp, stem, 'instance')")
         conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens "
                      f"USING fts5(x, content='', tokenize = {TOKENIZER!r})")
         conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens_instances "
@@ -208,3 +205,8 @@ def _hits(places: dict[int, str], phrase: list[str]) -> int:
         return 0
     return sum(1 for at, token in places.items() if token == phrase[0]
                and all(places.get(at + i) == t for i, t in enumerate(phrase[1:], start=1)))
+
+
+def _in_order(places: dict[int, str]) -> list[str]:
+    """The tokens of one text (position -> token) in order."""
+    return [places[at] for at in sorted(places)]
