@@ -300,14 +300,33 @@ class Answer(_Value):
     # A decline's reason, when it is that no article found mentions these names or numbers of
     # the question (as it spells them): "Eiffel" for "How tall is the Eiffel Tower?".
     unmentioned: list[str] = []
+    # A decline's reason, when it is that the closest quote says the opposite of a word of the
+    # question: ("lowest", "highest") for "What is the lowest court?" against "... the highest court".
+    opposite: tuple[str, str] | None = None
+    # A decline's reason, when it is that the question asks with this negation ("not") and the
+    # closest quote negates nothing.
+    unnegated: str | None = None
     timings_ms: dict[str, float] = {}
+
+    def decline_reason(self) -> str | None:
+        """Why the reader declined, as a sentence without its full stop, when it knows more than
+        that no sentence answered confidently."""
+        if self.unmentioned:
+            return f"No article found for this question mentions {quoted_list(self.unmentioned)}"
+        if self.opposite is not None:
+            asked, said = self.opposite
+            return f"The closest sentence says “{said}” where the question asks “{asked}”"
+        if self.unnegated is not None:
+            return f"The question says “{self.unnegated}”, but the closest sentence has no negation"
+        return None
 
     def to_markdown(self) -> str:
         """Render the answer as Markdown: the quote with its key span in bold and ``[n]`` marks."""
         if not self.found:
             lines = [self.text]
-            if self.unmentioned:
-                lines.append(f"No article found for this question mentions {quoted_list(self.unmentioned)}.")
+            reason = self.decline_reason()
+            if reason is not None:
+                lines.append(f"{reason}.")
             if self.passages:
                 lines.append("")
                 lines.append("These passages came closest:")

@@ -409,6 +409,12 @@ def test_off_topic_question_is_declined_visibly(
     # Declined because no article found mentions a name of the question: the decline says which.
     eiffel = _ask(page, "How tall is the Eiffel Tower?")
     assert "No article found for this question mentions “Eiffel”" in eiffel.inner_text()
+    # Declined because the closest quote says the opposite of a word of the question, or lacks its
+    # negation: it says which.
+    opposite = _ask(page, "What was the smallest age difference between opposing Super Bowl quarterbacks?")
+    assert "The closest sentence says “largest” where the question asks “smallest”" in opposite.inner_text()
+    unnegated = _ask(page, "What did Iran not need from Russia?")
+    assert "The question says “not”, but the closest sentence has no negation" in unnegated.inner_text()
 
     # A question the reader refuses (no words) is one sentence in the page, not a traceback.
     failed = _ask(page, "???")

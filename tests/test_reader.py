@@ -172,6 +172,24 @@ def test_a_question_about_a_name_no_article_mentions_is_declined(qa: QA) -> None
 
 
 @pytest.mark.slow
+def test_a_quote_saying_the_opposite_or_lacking_the_questions_negation_is_declined(qa: QA) -> None:
+    """Near-misses that turn a word of the article into its opposite ("smallest" for "largest")
+    or add a negation share every other word with the sentence, which was quoted as their answer;
+    the decline now says which word. The questions as the article words them are still answered."""
+    a = qa.answer("What was the smallest age difference between opposing Super Bowl quarterbacks?")
+    assert not a.found and a.confidence == 0.0 and a.opposite == ("smallest", "largest") and a.unnegated is None, a
+    assert "The closest sentence says “largest” where the question asks “smallest”." in a.to_markdown()
+    a = qa.answer("What was the largest age difference between opposing Super Bowl quarterbacks?")
+    assert a.found and "13 years and 48 days" in a.text and a.opposite is None, a
+    _assert_grounded(qa, a)
+    a = qa.answer("What did Iran not need from Russia?")
+    assert not a.found and a.confidence == 0.0 and a.unnegated == "not" and a.opposite is None, a
+    assert "The question says “not”, but the closest sentence has no negation." in a.to_markdown()
+    a = qa.answer("What did Iran badly need from Russia?")
+    assert a.found and a.unnegated is None and a.text == SEED_SENTENCE, a
+
+
+@pytest.mark.slow
 def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> None:
     questions = load_questions(small_squad)[::8]
     found = 0
@@ -185,8 +203,8 @@ def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> Non
 @pytest.mark.slow
 def test_answer_json_round_trip_and_markdown(qa: QA) -> None:
     # Not "Which team won Super Bowl 50?": its best sentence on this index ("Super Bowl 50 featured
-    # numerous records from individuals and teams") was answered at 0.31 and is declined at the
-    # threshold chosen out of fold (0.34).
+    # numerous records from individuals and teams") is a wrong answer at confidence 0.31, so
+    # whether it is given turns on the threshold (0.34 at stop 31, 0.29 since stop 33).
     a = qa.answer("Who won Super Bowl 50?")
     assert a.found and "Broncos" in a.text, a.text
     assert Answer.model_validate_json(a.model_dump_json()) == a

@@ -10,7 +10,8 @@ person, a date, a number, a place). The few best are then read by the span extra
 has-answer score joins theirs and whose span becomes the highlight. The confidence is a logistic
 function of the chosen sentence's scores, calibrated on the SQuAD dev split (``eval/``). A
 question asking what a name is ("Who is X?") is answered from the sentence that defines X, when
-one does (``Reader.defined``), at a fixed confidence.
+one does (``Reader.defined``), at a fixed confidence. A quote that uses the opposite of a word of
+the question, or negates nothing where the question does, is declined (``qa.reader.contrary``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Protocol
 
 from qa.embedding import Vectors
 from qa.models import Passage
+from qa.reader.contrary import opposite, unnegated
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
@@ -73,7 +75,9 @@ class Reading:
     ``quote`` is the chosen sentence (or joined neighbours) as (article id, start, end) in the
     article; ``highlight`` is the key span's offsets inside the quote. Both are None when the
     reader declines. ``unmentioned`` holds, as the question spells them, the names and numbers
-    of the question that no article of the passages mentions, when that is why it declined.
+    of the question that no article of the passages mentions, when that is why it declined;
+    ``opposite`` the question's word and its opposite in the best quote, and ``unnegated`` the
+    question's negation that the best quote lacks, when that is why (``qa.reader.contrary``).
     """
 
     confidence: float
@@ -81,6 +85,8 @@ class Reading:
     passage: Passage | None = None
     highlight: tuple[int, int] | None = None
     unmentioned: tuple[str, ...] = ()
+    opposite: tuple[str, str] | None = None
+    unnegated: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -123,7 +129,7 @@ class Reader:
         mentions = Mentions(question, view)
         defined = self.defined(question, scored, mentions)
         if defined is not None:
-            return replace(defined, timings_ms={"score_ms": (time.perf_counter() - started) * 1000})
+            return _unless_contrary(question, defined, scored, {"score_ms": (time.perf_counter() - started) * 1000})
         t_read = time.perf_counter()
         choice = self.choose(question, scored, view, mentions)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
@@ -138,8 +144,9 @@ class Reader:
         shift = source.sentence.start - start
         highlight = ((guess.start + shift, guess.end + shift)
                      if guess.end > guess.start and question_type(question) != "reason" else None)
-        return Reading(confidence=confidence, quote=(best.sentence.article_id, start, end),
-                       passage=best.passage, highlight=highlight, timings_ms=timings)
+        return _unless_contrary(question, Reading(
+            confidence=confidence, quote=(best.sentence.article_id, start, end), passage=best.passage,
+            highlight=highlight), scored, timings)
 
     @staticmethod
     def defined(question: str, scored: list[Candidate], mentions: Mentions) -> Reading | None:
@@ -317,6 +324,21 @@ class Mentions:
             return ()
         return tuple(spelled(self.question, t) for t in self.terms
                      if all(t in gone for gone in self.missing.values()))
+
+
+def _unless_contrary(question: str, reading: Reading, scored: list[Candidate],
+                     timings: dict[str, float]) -> Reading:
+    """``reading`` with ``timings``, or a decline when its quote uses the opposite of a word of
+    the question or negates nothing where the question does (``qa.reader.contrary``); the
+    quote's text is that of the candidates it spans."""
+    assert reading.quote is not None  # both callers pass an answer
+    article_id, start, end = reading.quote
+    quote = " ".join(c.sentence.text for c in scored
+                     if c.sentence.article_id == article_id and start <= c.sentence.start and c.sentence.end <= end)
+    opposed, negation = opposite(question, quote), unnegated(question, quote)
+    if opposed is not None or negation is not None:
+        return Reading(confidence=0.0, opposite=opposed, unnegated=negation, timings_ms=timings)
+    return replace(reading, timings_ms=timings)
 
 
 def _neighbour(by_edge: dict[tuple[str, int], tuple[float, str]], article_id: str, edge: int,

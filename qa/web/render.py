@@ -33,7 +33,6 @@ from qa.models import (
     Rejection,
     Replacement,
     Span,
-    quoted_list,
 )
 
 DECLINE_HEADLINE = "The articles don't say."
@@ -166,8 +165,7 @@ def render_answer(answer: Answer, turn: int | None = None, scope: str = "") -> s
     if not answer.found:
         closest = ("The closest passages are listed under Sources." if answer.passages
                    else "No passage came close.")
-        why = (f"No article found for this question mentions {escape(quoted_list(answer.unmentioned))}"
-               if answer.unmentioned else "No sentence in the indexed articles answers this confidently")
+        why = escape(answer.decline_reason() or "No sentence in the indexed articles answers this confidently")
         return (
             '<div class="qa-answer qa-declined">'
             f'<div class="qa-decline-head">{DECLINE_HEADLINE}</div>'
