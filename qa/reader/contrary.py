@@ -39,10 +39,18 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
 )
 NEGATION = re.compile(r"\b(?:not|never|no|none|without|cannot|neither|nor)\b|\b\w*n['’]t\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z]+")
-_OPPOSITE: dict[str, tuple[str, ...]] = {}
-for _a, _b in OPPOSITES:
-    _OPPOSITE[_a] = (*_OPPOSITE.get(_a, ()), _b)
-    _OPPOSITE[_b] = (*_OPPOSITE.get(_b, ()), _a)
+
+
+def _by_word() -> dict[str, tuple[str, ...]]:
+    """Each word of ``OPPOSITES`` with its opposites ("closed" has two: "open" and "opened")."""
+    found: dict[str, tuple[str, ...]] = {}
+    for a, b in OPPOSITES:
+        found[a] = (*found.get(a, ()), b)
+        found[b] = (*found.get(b, ()), a)
+    return found
+
+
+_OPPOSITE = _by_word()
 
 
 def opposite(question: str, quote: str) -> tuple[str, str] | None:
