@@ -300,9 +300,10 @@ class Answer(_Value):
     # A decline's reason, when it is that no article found mentions these names or numbers of
     # the question (as it spells them): "Eiffel" for "How tall is the Eiffel Tower?".
     unmentioned: list[str] = []
-    # A decline's reason, when it is that the closest quote says the opposite of a word of the
-    # question: ("lowest", "highest") for "What is the lowest court?" against "... the highest court".
-    opposite: tuple[str, str] | None = None
+    # A decline's reason, when it is that the closest quote says something else where the question
+    # says this word (its opposite, another year): ("lowest", "highest") for "What is the lowest
+    # court?" against "... the highest court".
+    contrary: tuple[str, str] | None = None
     # A decline's reason, when it is that the question asks with this negation ("not") and the
     # closest quote negates nothing.
     unnegated: str | None = None
@@ -313,8 +314,8 @@ class Answer(_Value):
         that no sentence answered confidently."""
         if self.unmentioned:
             return f"No article found for this question mentions {quoted_list(self.unmentioned)}"
-        if self.opposite is not None:
-            asked, said = self.opposite
+        if self.contrary is not None:
+            asked, said = self.contrary
             return f"The closest sentence says “{said}” where the question asks “{asked}”"
         if self.unnegated is not None:
             return f"The question says “{self.unnegated}”, but the closest sentence has no negation"

@@ -343,7 +343,7 @@ class QA:
         confidence = round(reading.confidence, 4)
         if reading.quote is None or reading.passage is None:
             return Answer(question=question, found=False, text=DECLINE, confidence=confidence, passages=passages,
-                          unmentioned=list(reading.unmentioned), opposite=reading.opposite,
+                          unmentioned=list(reading.unmentioned), contrary=reading.contrary,
                           unnegated=reading.unnegated)
         article_id, start, end = reading.quote
         article = self.store.article(article_id)

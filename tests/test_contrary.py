@@ -1,11 +1,11 @@
-"""A quote that says the opposite of a word of the question, or lacks its negation
-(``qa.reader.contrary``)."""
+"""A quote that says the opposite of a word of the question or another year, or lacks its
+negation (``qa.reader.contrary``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.reader.contrary import OPPOSITES, opposite, unnegated
+from qa.reader.contrary import OPPOSITES, opposite, other_year, unnegated
 
 COURT = "The European Court of Justice is the highest court able to interpret European Union law."
 
@@ -53,3 +53,22 @@ def test_each_pair_works_both_ways(a: str, b: str) -> None:
 ])
 def test_unnegated(question: str, quote: str, expected: str | None) -> None:
     assert unnegated(question, quote) == expected
+
+
+@pytest.mark.parametrize(("question", "quote", "expected"), [
+    ("What did Priestley publish in 1774?", "Priestley published his findings in 1775 in a paper.", ("1774", "1775")),
+    ("What did Priestley publish in 1775?", "Priestley published his findings in 1775 in a paper.", None),
+    ("What did Priestley publish in 1774?", "Priestley published his findings in a paper.", None),  # no year said
+    ("What did the Department of Energy end in 1974?",
+     "Development of the reserve began in 1975, and in 1977 the Department of Energy was created.", ("1974", "1975")),
+    ("Who recorded the theme in the 1970s?", "In 1972 Jon Pertwee recorded the theme.", None),  # a decade
+    ("Who recorded the theme in the 1970's?", "In 1972 Jon Pertwee recorded the theme.", None),
+    ("Which bars opened in 1990?", "Oxygen bars opened in the late 1990s.", None),  # "1990s" holds 1990
+    ("In 2013-14, where did NBC finish?", "NBC finished first in 2013–14.", None),
+    ("How many died in 1348 or 1349?", "The plague reached Antioch in 1348–49.", None),  # one of them will do
+    ("What happened in 1348.5?", "It happened in 1350.", None),  # a decimal is no year in a question
+    ("What happened in 1348?", "It cost 1348.5 florins in 1350.", None),  # in a quote any four digits count
+    ("How many people lived there?", "In 1775 there were 300.", None),  # the question names no year
+])
+def test_other_year(question: str, quote: str, expected: tuple[str, str] | None) -> None:
+    assert other_year(question, quote) == expected

@@ -172,18 +172,23 @@ def test_a_question_about_a_name_no_article_mentions_is_declined(qa: QA) -> None
 
 
 @pytest.mark.slow
-def test_a_quote_saying_the_opposite_or_lacking_the_questions_negation_is_declined(qa: QA) -> None:
-    """Near-misses that turn a word of the article into its opposite ("smallest" for "largest")
-    or add a negation share every other word with the sentence, which was quoted as their answer;
+def test_a_quote_saying_the_opposite_or_another_year_or_lacking_the_negation_is_declined(qa: QA) -> None:
+    """Near-misses that turn a word of the article into its opposite ("smallest" for "largest"),
+    change a year or add a negation share every other word with the sentence, which was quoted as their answer;
     the decline now says which word. The questions as the article words them are still answered."""
     a = qa.answer("What was the smallest age difference between opposing Super Bowl quarterbacks?")
-    assert not a.found and a.confidence == 0.0 and a.opposite == ("smallest", "largest") and a.unnegated is None, a
+    assert not a.found and a.confidence == 0.0 and a.contrary == ("smallest", "largest") and a.unnegated is None, a
     assert "The closest sentence says “largest” where the question asks “smallest”." in a.to_markdown()
     a = qa.answer("What was the largest age difference between opposing Super Bowl quarterbacks?")
-    assert a.found and "13 years and 48 days" in a.text and a.opposite is None, a
+    assert a.found and "13 years and 48 days" in a.text and a.contrary is None, a
     _assert_grounded(qa, a)
+    a = qa.answer("Where did Tesla move in 1874 to attend school?")  # the article says 1870, and 1874 elsewhere
+    assert not a.found and a.contrary == ("1874", "1870"), a
+    assert "The closest sentence says “1870” where the question asks “1874”." in a.to_markdown()
+    a = qa.answer("Where did Tesla move in 1870 to attend school?")
+    assert a.found and "Karlovac" in a.text and a.contrary is None, a
     a = qa.answer("What did Iran not need from Russia?")
-    assert not a.found and a.confidence == 0.0 and a.unnegated == "not" and a.opposite is None, a
+    assert not a.found and a.confidence == 0.0 and a.unnegated == "not" and a.contrary is None, a
     assert "The question says “not”, but the closest sentence has no negation." in a.to_markdown()
     a = qa.answer("What did Iran badly need from Russia?")
     assert a.found and a.unnegated is None and a.text == SEED_SENTENCE, a

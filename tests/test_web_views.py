@@ -156,17 +156,17 @@ def test_a_decline_names_what_no_article_found_mentions() -> None:
 
 def test_a_decline_names_the_word_its_closest_quote_contradicts() -> None:
     plain = Answer(question="q", found=False, text="The articles don't say.", confidence=0.0)
-    opposed = plain.model_copy(update={"opposite": ("lowest", "highest")})
+    opposed = plain.model_copy(update={"contrary": ("lowest", "highest")})
     shown = render_answer(opposed)
     assert "The closest sentence says “highest” where the question asks “lowest”, so there is nothing" in shown
     assert "answers this confidently" not in shown
     assert "The closest sentence says “highest” where the question asks “lowest”." in opposed.to_markdown()
-    assert Answer.model_validate_json(opposed.model_dump_json()).opposite == ("lowest", "highest")
+    assert Answer.model_validate_json(opposed.model_dump_json()).contrary == ("lowest", "highest")
     unnegated = plain.model_copy(update={"unnegated": "didn't"})
     shown = render_answer(unnegated)
     assert "The question says “didn&#x27;t”, but the closest sentence has no negation, so there is nothing" in shown
     assert "The question says “didn't”, but the closest sentence has no negation." in unnegated.to_markdown()
-    assert plain.opposite is None and plain.unnegated is None and "closest sentence" not in plain.to_markdown()
+    assert plain.contrary is None and plain.unnegated is None and "closest sentence" not in plain.to_markdown()
 
 
 def test_answer_json_carries_author_and_date() -> None:

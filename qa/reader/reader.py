@@ -11,7 +11,8 @@ has-answer score joins theirs and whose span becomes the highlight. The confiden
 function of the chosen sentence's scores, calibrated on the SQuAD dev split (``eval/``). A
 question asking what a name is ("Who is X?") is answered from the sentence that defines X, when
 one does (``Reader.defined``), at a fixed confidence. A quote that uses the opposite of a word of
-the question, or negates nothing where the question does, is declined (``qa.reader.contrary``).
+the question, dates itself by another year, or negates nothing where the question does, is
+declined (``qa.reader.contrary``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Protocol
 
 from qa.embedding import Vectors
 from qa.models import Passage
-from qa.reader.contrary import opposite, unnegated
+from qa.reader.contrary import opposite, other_year, unnegated
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
@@ -76,8 +77,9 @@ class Reading:
     article; ``highlight`` is the key span's offsets inside the quote. Both are None when the
     reader declines. ``unmentioned`` holds, as the question spells them, the names and numbers
     of the question that no article of the passages mentions, when that is why it declined;
-    ``opposite`` the question's word and its opposite in the best quote, and ``unnegated`` the
-    question's negation that the best quote lacks, when that is why (``qa.reader.contrary``).
+    ``contrary`` the question's word and what the best quote says instead (its opposite, another
+    year), and ``unnegated`` the question's negation that the best quote lacks, when that is why
+    (``qa.reader.contrary``).
     """
 
     confidence: float
@@ -85,7 +87,7 @@ class Reading:
     passage: Passage | None = None
     highlight: tuple[int, int] | None = None
     unmentioned: tuple[str, ...] = ()
-    opposite: tuple[str, str] | None = None
+    contrary: tuple[str, str] | None = None
     unnegated: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -329,15 +331,16 @@ class Mentions:
 def _unless_contrary(question: str, reading: Reading, scored: list[Candidate],
                      timings: dict[str, float]) -> Reading:
     """``reading`` with ``timings``, or a decline when its quote uses the opposite of a word of
-    the question or negates nothing where the question does (``qa.reader.contrary``); the
-    quote's text is that of the candidates it spans."""
+    the question, names other years than the question's, or negates nothing where the question
+    does (``qa.reader.contrary``); the quote's text is that of the candidates it spans."""
     assert reading.quote is not None  # both callers pass an answer
     article_id, start, end = reading.quote
     quote = " ".join(c.sentence.text for c in scored
                      if c.sentence.article_id == article_id and start <= c.sentence.start and c.sentence.end <= end)
-    opposed, negation = opposite(question, quote), unnegated(question, quote)
-    if opposed is not None or negation is not None:
-        return Reading(confidence=0.0, opposite=opposed, unnegated=negation, timings_ms=timings)
+    said = opposite(question, quote) or other_year(question, quote)
+    negation = unnegated(question, quote)
+    if said is not None or negation is not None:
+        return Reading(confidence=0.0, contrary=said, unnegated=negation, timings_ms=timings)
     return replace(reading, timings_ms=timings)
 
 
