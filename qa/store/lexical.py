@@ -45,14 +45,11 @@ class Lexical:
         if not match or (allowed is not None and not allowed):
             return []
         weights = ", ".join(map(str, WEIGHTS["chunks"].values()))
-        if allowed is None:
+        if allowed is None or len(allowed) <= FEW_ALLOWED:
+            restrict = "" if allowed is None else f" AND rowid IN ({','.join('?' * len(allowed))})"
             rows = self._rows.query(
-                f"SELECT rowid, -bm25(chunk_fts, {weights}) AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
-                "ORDER BY s DESC LIMIT ?", (match, k))
-        elif len(allowed) <= FEW_ALLOWED:
-            rows = self._rows.query(
-                f"SELECT rowid, -bm25(chunk_fts, {weights}) AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
-                f"AND rowid IN ({','.join('?' * len(allowed))}) ORDER BY s DESC LIMIT ?", (match, *allowed, k))
+                f"SELECT rowid, -bm25(chunk_fts, {weights}) AS s FROM chunk_fts WHERE chunk_fts MATCH ?"
+                f"{restrict} ORDER BY s DESC LIMIT ?", (match, *(allowed or ()), k))
         else:
             rows = self._rows.query(
                 f"WITH scored AS MATERIALIZED (SELECT rowid AS id, -bm25(chunk_fts, {weights}) AS s "
