@@ -301,8 +301,8 @@ class Answer(_Value):
     # the question (as it spells them): "Eiffel" for "How tall is the Eiffel Tower?".
     unmentioned: list[str] = []
     # A decline's reason, when it is that the closest quote says something else where the question
-    # says this word (its opposite, another year): ("lowest", "highest") for "What is the lowest
-    # court?" against "... the highest court".
+    # says this word (its opposite, another year, another name): ("lowest", "highest") for "What
+    # is the lowest court?" against "... the highest court".
     contrary: tuple[str, str] | None = None
     # A decline's reason, when it is that the question asks with this negation ("not") and the
     # closest quote negates nothing.

@@ -1,11 +1,11 @@
-"""A quote that says the opposite of a word of the question or another year, or lacks its
-negation (``qa.reader.contrary``)."""
+"""A quote that says the opposite of a word of the question, another year or another name, or
+lacks its negation (``qa.reader.contrary``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.reader.contrary import OPPOSITES, opposite, other_year, unnegated
+from qa.reader.contrary import OPPOSITES, opposite, other_name, other_year, unnegated
 
 COURT = "The European Court of Justice is the highest court able to interpret European Union law."
 
@@ -72,3 +72,53 @@ def test_unnegated(question: str, quote: str, expected: str | None) -> None:
 ])
 def test_other_year(question: str, quote: str, expected: tuple[str, str] | None) -> None:
     assert other_year(question, quote) == expected
+
+
+EU_LAW = "The three sources of European Union law are primary law, secondary law and supplementary law."
+
+
+@pytest.mark.parametrize(("question", "quote", "expected"), [
+    ("What are the three sources of American Union law?", EU_LAW, ("American", "European")),  # the word after the name
+    ("What are the three sources of European Union law?", EU_LAW, None),
+    ("Who captured Port Beausejour?", "Colonel Monckton captured Fort Beauséjour in June 1755.", ("Port", "Fort")),
+    ("Who captured Fort Beausejour?", "Colonel Monckton captured Fort Beauséjour in June 1755.", None),  # accents aside
+    # the word before the name
+    ("What is the numeral for Super Bowl 51?", "The numeral for Super Bowl 50 was dropped.", ("51", "50")),
+    ("What did Poland's army capture?", "The army of Warsaw captured it.", None),  # "army" follows no name in the quote
+    # a stopword beside the name, with the word beyond it
+    ("How many people lived in Poland in 1939?", "In 1939, 1,300,000 people lived in Warsaw.", ("Poland", "Warsaw")),
+    ("How many people lived in Poland in 1939?", "In 1939, Warsaw was home to 1,300,000 people.", None),
+    ("Who was born in the Kremlin?", "Putin was born in the White House.", None),  # only stopwords beside it
+    ("When did Tesla enroll at German Polytechnic?", "In 1875, Tesla enrolled at Austrian Polytechnic in Graz.",
+     ("German", "Austrian")),
+    # a sentence's first word
+    ("When did Tesla enroll at German Polytechnic?", "Austrian Polytechnic admitted Tesla in 1875.", None),
+    # an acronym is no name
+    ("What are the sources of American Union law?", "The sources of EU Union law are three.", None),
+    # the question's name is in the quote, elsewhere
+    ("What are the sources of American Union law?", "The sources of European Union law are American.", None),
+    ("What did the American Union pass?", "The European Union passed a law that the American one did not.", None),
+    # the quote's name is in the question
+    ("Which sources of Union law are European or American?", "The sources of European Union law are three.", None),
+    # a numeral is no number
+    ("What is the numeral for Super Bowl 51?", "The numeral for Super Bowl V was dropped.", None),
+    # a name is no number
+    ("What is the numeral for Super Bowl 51?", "The numeral for Super Bowl Sunday was dropped.", None),
+    ("Who did Denver beat in the final?", "Denver beat Carolina in the final.", None),  # the name is in the quote
+    ("what did the team win?", "The team won twice.", None),  # no names or numbers asked
+    # a name of several words is swapped only as a whole
+    ("How many members did the United Methodist Church have?", "There were 7.2 million in the United States.", None),
+    ("How many members did the United Methodist Church have?", "The United Baptist Church had 7.2 million.",
+     ("Methodist", "Baptist")),
+])
+def test_other_name(question: str, quote: str, expected: tuple[str, str] | None) -> None:
+    assert other_name(question, quote) == expected
+
+
+def test_other_name_reads_the_answering_sentence_not_its_joined_neighbour() -> None:
+    """The reader passes ``other_name`` the quote's sentence that holds the answer: a joined
+    neighbour often names someone else in the place of the question's name."""
+    born = "Tesla was born on 10 July 1856 in Smiljan."
+    quote = f"{born} His father, Milutin Tesla, was an Orthodox priest."
+    assert other_name("What is Nikola Tesla's date of birth?", quote) == ("Nikola", "Milutin")
+    assert other_name("What is Nikola Tesla's date of birth?", born) is None

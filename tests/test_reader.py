@@ -172,10 +172,11 @@ def test_a_question_about_a_name_no_article_mentions_is_declined(qa: QA) -> None
 
 
 @pytest.mark.slow
-def test_a_quote_saying_the_opposite_or_another_year_or_lacking_the_negation_is_declined(qa: QA) -> None:
+def test_a_quote_saying_the_opposite_or_another_year_or_name_or_lacking_the_negation_is_declined(qa: QA) -> None:
     """Near-misses that turn a word of the article into its opposite ("smallest" for "largest"),
-    change a year or add a negation share every other word with the sentence, which was quoted as their answer;
-    the decline now says which word. The questions as the article words them are still answered."""
+    change a year or a name, or add a negation share every other word with the sentence, which was
+    quoted as their answer; the decline now says which word. The questions as the article words
+    them are still answered."""
     a = qa.answer("What was the smallest age difference between opposing Super Bowl quarterbacks?")
     assert not a.found and a.confidence == 0.0 and a.contrary == ("smallest", "largest") and a.unnegated is None, a
     assert "The closest sentence says “largest” where the question asks “smallest”." in a.to_markdown()
@@ -187,6 +188,12 @@ def test_a_quote_saying_the_opposite_or_another_year_or_lacking_the_negation_is_
     assert "The closest sentence says “1870” where the question asks “1874”." in a.to_markdown()
     a = qa.answer("Where did Tesla move in 1870 to attend school?")
     assert a.found and "Karlovac" in a.text and a.contrary is None, a
+    a = qa.answer("When did Tesla enroll at German Polytechnic?")  # the article says Austrian, and German elsewhere
+    assert not a.found and a.contrary == ("German", "Austrian"), a
+    assert "The closest sentence says “Austrian” where the question asks “German”." in a.to_markdown()
+    a = qa.answer("When did Tesla enroll at Austrian Polytechnic?")
+    assert a.found and "1875" in a.text and a.contrary is None, a
+    _assert_grounded(qa, a)
     a = qa.answer("What did Iran not need from Russia?")
     assert not a.found and a.confidence == 0.0 and a.unnegated == "not" and a.contrary is None, a
     assert "The question says “not”, but the closest sentence has no negation." in a.to_markdown()

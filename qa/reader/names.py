@@ -130,11 +130,15 @@ def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+def fold(text: str) -> str:
+    """``text`` in lower case without accents, as names are compared ("Céloron" is "celoron")."""
+    return _folded_case(text).lower()
+
+
 @lru_cache(maxsize=64)
 def _folded(text: str) -> str:
-    """``text`` in lower case without accents; cached, since the same few articles are asked of
-    question after question."""
-    return _folded_case(text).lower()
+    """``fold(text)``, cached, since the same few articles are asked of question after question."""
+    return fold(text)
 
 
 def _folded_case(text: str) -> str:

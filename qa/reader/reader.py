@@ -11,8 +11,9 @@ has-answer score joins theirs and whose span becomes the highlight. The confiden
 function of the chosen sentence's scores, calibrated on the SQuAD dev split (``eval/``). A
 question asking what a name is ("Who is X?") is answered from the sentence that defines X, when
 one does (``Reader.defined``), at a fixed confidence. A quote that uses the opposite of a word of
-the question, dates itself by another year, or negates nothing where the question does, is
-declined (``qa.reader.contrary``).
+the question, dates itself by another year or negates nothing where the question does, or whose
+answering sentence has another name where the question has one it never mentions, is declined
+(``qa.reader.contrary``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Protocol
 
 from qa.embedding import Vectors
 from qa.models import Passage
-from qa.reader.contrary import opposite, other_year, unnegated
+from qa.reader.contrary import opposite, other_name, other_year, unnegated
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
@@ -78,8 +79,8 @@ class Reading:
     reader declines. ``unmentioned`` holds, as the question spells them, the names and numbers
     of the question that no article of the passages mentions, when that is why it declined;
     ``contrary`` the question's word and what the best quote says instead (its opposite, another
-    year), and ``unnegated`` the question's negation that the best quote lacks, when that is why
-    (``qa.reader.contrary``).
+    year, another name), and ``unnegated`` the question's negation that the best quote lacks, when
+    that is why (``qa.reader.contrary``).
     """
 
     confidence: float
@@ -131,7 +132,8 @@ class Reader:
         mentions = Mentions(question, view)
         defined = self.defined(question, scored, mentions)
         if defined is not None:
-            return _unless_contrary(question, defined, scored, {"score_ms": (time.perf_counter() - started) * 1000})
+            return _unless_contrary(question, defined, scored, None,
+                                    {"score_ms": (time.perf_counter() - started) * 1000})
         t_read = time.perf_counter()
         choice = self.choose(question, scored, view, mentions)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
@@ -148,7 +150,7 @@ class Reader:
                      if guess.end > guess.start and question_type(question) != "reason" else None)
         return _unless_contrary(question, Reading(
             confidence=confidence, quote=(best.sentence.article_id, start, end), passage=best.passage,
-            highlight=highlight), scored, timings)
+            highlight=highlight), scored, source.sentence.text, timings)
 
     @staticmethod
     def defined(question: str, scored: list[Candidate], mentions: Mentions) -> Reading | None:
@@ -328,16 +330,18 @@ class Mentions:
                      if all(t in gone for gone in self.missing.values()))
 
 
-def _unless_contrary(question: str, reading: Reading, scored: list[Candidate],
+def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], answering: str | None,
                      timings: dict[str, float]) -> Reading:
     """``reading`` with ``timings``, or a decline when its quote uses the opposite of a word of
     the question, names other years than the question's, or negates nothing where the question
-    does (``qa.reader.contrary``); the quote's text is that of the candidates it spans."""
+    does, or when ``answering`` (the quote's sentence holding the answer; None when the quote is
+    one sentence) has another name in the place of one it never mentions (``qa.reader.contrary``).
+    The quote's text is that of the candidates it spans."""
     assert reading.quote is not None  # both callers pass an answer
     article_id, start, end = reading.quote
     quote = " ".join(c.sentence.text for c in scored
                      if c.sentence.article_id == article_id and start <= c.sentence.start and c.sentence.end <= end)
-    said = opposite(question, quote) or other_year(question, quote)
+    said = opposite(question, quote) or other_year(question, quote) or other_name(question, answering or quote)
     negation = unnegated(question, quote)
     if said is not None or negation is not None:
         return Reading(confidence=0.0, contrary=said, unnegated=negation, timings_ms=timings)
