@@ -84,7 +84,7 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
     ("Who captured Fort Beausejour?", "Colonel Monckton captured Fort Beauséjour in June 1755.", None),  # accents aside
     # the word before the name
     ("What is the numeral for Super Bowl 51?", "The numeral for Super Bowl 50 was dropped.", ("51", "50")),
-    ("What did Poland's army capture?", "The army of Warsaw captured it.", None),  # "army" follows no name in the quote
+    ("What did Poland's army capture?", "The army of Warsaw captured it.", None),  # no name before "army" in the quote
     # a stopword beside the name, with the word beyond it
     ("How many people lived in Poland in 1939?", "In 1939, 1,300,000 people lived in Warsaw.", ("Poland", "Warsaw")),
     ("How many people lived in Poland in 1939?", "In 1939, Warsaw was home to 1,300,000 people.", None),
@@ -99,7 +99,7 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
     ("What are the sources of American Union law?", "The sources of European Union law are American.", None),
     ("What did the American Union pass?", "The European Union passed a law that the American one did not.", None),
     # the quote's name is in the question
-    ("Which sources of Union law are European or American?", "The sources of European Union law are three.", None),
+    ("How does American Union law differ from European law?", "The sources of European Union law are three.", None),
     # a numeral is no number
     ("What is the numeral for Super Bowl 51?", "The numeral for Super Bowl V was dropped.", None),
     # a name is no number
