@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 
 from qa.reader.names import asked as particulars
-from qa.reader.names import fold, unmentioned
+from qa.reader.names import capitalised, fold, unmentioned
 from qa.retrieval import STOPWORDS
 
 OPPOSITES: tuple[tuple[str, str], ...] = (
@@ -190,7 +190,7 @@ def _tokens(text: str) -> list[tuple[str, str, str | None]]:
         kind = None
         if word[0].isdigit():
             kind = "number"
-        elif word[0].isupper() and not word.rstrip("s").isupper() and not _starts_sentence(text, m.start()):
+        elif capitalised(word) and not _starts_sentence(text, m.start()):
             kind = "name"
         found.append((word, fold(word), kind))
     return found

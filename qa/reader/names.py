@@ -55,9 +55,15 @@ def names(question: str) -> list[str]:
     found = []
     for m in words[1:]:
         word = _POSSESSIVE.sub("", m.group())
-        if word[0].isupper() and not word.rstrip("s").isupper() and word.lower() not in STOPWORDS:
+        if capitalised(word) and word.lower() not in STOPWORDS:
             found.append(word.lower())
     return found
+
+
+def capitalised(word: str) -> bool:
+    """Whether ``word`` is capitalised as a name is: a capital first, and not an acronym ("TV",
+    "NYCs"), which the text often spells out."""
+    return word[0].isupper() and not word.rstrip("s").isupper()
 
 
 def numbers(question: str) -> list[str]:
