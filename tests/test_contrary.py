@@ -110,6 +110,26 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
     ("How many members did the United Methodist Church have?", "There were 7.2 million in the United States.", None),
     ("How many members did the United Methodist Church have?", "The United Baptist Church had 7.2 million.",
      ("Methodist", "Baptist")),
+    # the words beside the name compared by their stems
+    ("How many sports does Yale compete in?", "The Harvard Crimson competes in 42 intercollegiate sports.",
+     ("Yale", "Crimson")),
+    # an ordinal or a season is swapped as a name is
+    ("When was the fifth assessment report written?",
+     "In 2010, claims in the Fourth Assessment Report were disputed.", ("fifth", "Fourth")),
+    ("When was the fourth assessment report written?", "The Fourth Assessment Report was written in 2007.", None),
+    ("What caused poor supply after a difficult summer?", "It followed a poor harvest and a difficult winter.",
+     ("summer", "winter")),
+    ("What caused poor supply after a difficult fall?", "It followed a poor harvest and a difficult winter.",
+     None),  # "fall" is no season here: it has a common other sense
+    ("What came after the difficult summer?", "It followed a difficult harvest.", None),  # no season in its place
+    # a capitalised ordinal is a name, swapped for another name as before
+    ("The Second Minister chooses whom?", "Whilst the First Minister chooses the ministers, the Monarch appoints them.",
+     ("Second", "First")),
+    ("When did the First Pandemic end?", "The Second Pandemic was widespread in the following years.",
+     ("First", "Second")),
+    # a word that is a name of the question only where it is capitalised
+    ("What company owns the American Broadcasting Company?", "ABC is owned by the Disney-ABC Television Group.",
+     None),
 ])
 def test_other_name(question: str, quote: str, expected: tuple[str, str] | None) -> None:
     assert other_name(question, quote) == expected
