@@ -280,10 +280,10 @@ class Turn(_Value):
     answer: str = ""
 
 
-def quoted_list(words: list[str]) -> str:
-    """Words in curly quotes, as a sentence lists them: “a”, “b” or “c”."""
+def quoted_list(words: list[str], last: str = "or") -> str:
+    """Words in curly quotes, as a sentence lists them: “a”, “b” or “c” (``last`` before the last)."""
     quoted = [f"“{w}”" for w in words]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
 
 
 class Answer(_Value):
@@ -300,6 +300,9 @@ class Answer(_Value):
     # A decline's reason, when it is that no article found mentions these names or numbers of
     # the question (as it spells them): "Eiffel" for "How tall is the Eiffel Tower?".
     unmentioned: list[str] = []
+    # Of those, the ones a few letters from a name the articles found do mention, with that name as
+    # they spell it ("Telsa": "Tesla"), for the user to ask again; the answer is not guessed from it.
+    respelled: dict[str, str] = {}
     # A decline's reason, when it is that the closest quote says something else where the question
     # says this word (its opposite, another year, another name): ("lowest", "highest") for "What
     # is the lowest court?" against "... the highest court".
@@ -313,7 +316,10 @@ class Answer(_Value):
         """Why the reader declined, as a sentence without its full stop, when it knows more than
         that no sentence answered confidently."""
         if self.unmentioned:
-            return f"No article found for this question mentions {quoted_list(self.unmentioned)}"
+            reason = f"No article found for this question mentions {quoted_list(self.unmentioned)}"
+            if self.respelled:
+                reason += f", though they mention {quoted_list(list(self.respelled.values()), 'and')}"
+            return reason
         if self.contrary is not None:
             asked, said = self.contrary
             return f"The closest sentence says “{said}” where the question asks “{asked}”"

@@ -343,7 +343,8 @@ class QA:
         confidence = round(reading.confidence, 4)
         if reading.quote is None or reading.passage is None:
             return Answer(question=question, found=False, text=DECLINE, confidence=confidence, passages=passages,
-                          unmentioned=list(reading.unmentioned), contrary=reading.contrary,
+                          unmentioned=list(reading.unmentioned), respelled=reading.respelled,
+                          contrary=reading.contrary,
                           unnegated=reading.unnegated)
         article_id, start, end = reading.quote
         article = self.store.article(article_id)

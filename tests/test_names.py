@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.reader.names import asked, names, numbers, spelled, unmentioned
+from qa.reader.names import asked, names, numbers, respelled, spelled, unmentioned
 
 TESLA = ("Nikola Tesla (10 July 1856 – 7 January 1943) was a Serbian American inventor. Tesla's "
          "Wardenclyffe tower was erected to its full 187 feet (57 m). The Lutheran church stood near "
@@ -40,6 +40,19 @@ def test_the_names_of_a_question(question: str, expected: list[str]) -> None:
 ])
 def test_what_an_article_never_mentions(question: str, missing: list[str]) -> None:
     assert unmentioned(names(question), TESLA) == missing
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    ("How many beds does the Maria Sklodowska-Curie Institute have?", "The Maria Skłodowska-Curie Institute"),
+    ("Who was Boleslaw II of Masovia?", "Bolesław II of Masovia made Warsaw his seat."),
+    ("Who was Bolesław II of Masovia?", "Boleslaw II of Masovia made Warsaw his seat."),
+    ("Where is the Oresund bridge?", "The Øresund Bridge links Copenhagen and Malmö."),
+    ("What is the Strasse des 17. Juni?", "The Straße des 17. Juni crosses the Tiergarten."),
+])
+def test_letters_that_have_no_accent_to_strip_are_folded_too(question: str, text: str) -> None:
+    """A reader typing without "ł", "ø" or "ß" spells the name with the letter they stand for:
+    Unicode's decomposition leaves those letters whole, so the fold maps them."""
+    assert unmentioned(names(question), text) == []
 
 
 def test_a_short_word_is_not_matched_by_a_shorter_stem() -> None:
@@ -83,3 +96,30 @@ def test_a_number_with_a_thousands_comma_is_the_same_number() -> None:
 def test_a_term_is_shown_as_the_question_spells_it(question: str, term: str, shown: str) -> None:
     assert term in asked(question) or shown == term
     assert spelled(question, term) == shown
+
+
+@pytest.mark.parametrize(("term", "name"), [
+    ("telsa", "Tesla"),  # two letters swapped: one edit
+    ("teslas", "Tesla"),
+    ("celeron", "Céloron"),  # accents aside, one letter changed; shown as the text spells it
+    ("wardencliff", "Wardenclyffe"),  # two edits from a name of seven letters or more
+    ("serbain", "Serbian"),
+    ("lutherran", "Lutheran"),
+    ("asai", None),  # under five letters: one edit makes another name
+    ("wardenclif", None),  # three edits
+    ("edison", None),  # nothing close
+    ("1856", None),  # a number has no spelling
+    ("tower", None),  # a lower-case word is no name
+])
+def test_the_name_a_misspelled_one_stands_for(term: str, name: str | None) -> None:
+    assert respelled(term, [TESLA]) == name
+
+
+def test_a_respelling_is_looked_for_in_every_text() -> None:
+    assert respelled("ghengis", [TESLA, "Genghis Khan was born in 1162."]) == "Genghis"
+    assert respelled("ghengis", [TESLA]) is None
+
+
+def test_a_stopword_a_sentence_starts_with_is_no_name_to_respell() -> None:
+    assert respelled("thera", ["There were many. Tesla came."]) is None
+    assert respelled("thera", ["There were many. Thira came."]) == "Thira"

@@ -172,6 +172,17 @@ def test_a_question_about_a_name_no_article_mentions_is_declined(qa: QA) -> None
 
 
 @pytest.mark.slow
+def test_a_decline_for_a_misspelled_name_says_how_the_articles_spell_it(qa: QA) -> None:
+    """"Where did Nikola Telsa die?" is declined, since no article mentions "Telsa", and the
+    decline says the articles mention "Tesla", so the user can ask again; it does not answer."""
+    a = qa.answer("Where did Nikola Telsa die?")
+    assert not a.found and a.unmentioned == ["Telsa"] and a.respelled == {"Telsa": "Tesla"}, a
+    assert "mentions “Telsa”, though they mention “Tesla”." in a.to_markdown()
+    a = qa.answer("How tall is the Eiffel Tower?")  # no name close to "Eiffel"
+    assert a.unmentioned == ["Eiffel"] and a.respelled == {}, a
+
+
+@pytest.mark.slow
 def test_a_quote_saying_the_opposite_or_another_year_or_name_or_lacking_the_negation_is_declined(qa: QA) -> None:
     """Near-misses that turn a word of the article into its opposite ("smallest" for "largest"),
     change a year or a name, or add a negation share every other word with the sentence, which was

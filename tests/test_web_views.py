@@ -152,6 +152,12 @@ def test_a_decline_names_what_no_article_found_mentions() -> None:
     assert "<script>" not in shown and "answers this confidently" not in shown
     assert "No article found for this question mentions “Eiffel”, “1889” or" in named.to_markdown()
     assert named.model_dump(mode="json")["unmentioned"] == ["Eiffel", "1889", HOSTILE]
+    respelled = plain.model_copy(update={"unmentioned": ["Telsa", "Ghengis"],
+                                          "respelled": {"Telsa": "Tesla", "Ghengis": HOSTILE}})
+    shown = render_answer(respelled)
+    assert "mentions “Telsa” or “Ghengis”, though they mention “Tesla” and “&lt;script&gt;" in shown
+    assert "<script>" not in shown
+    assert "mentions “Telsa” or “Ghengis”, though they mention “Tesla” and" in respelled.to_markdown()
 
 
 def test_a_decline_names_the_word_its_closest_quote_contradicts() -> None:

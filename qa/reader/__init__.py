@@ -4,7 +4,8 @@
 - ``features``: cheap text signals of a sentence (answer kind, word overlap, stems).
 - ``spans``: the rule that marks a key span by the question's word order.
 - ``definition``: "Who/What is X?" questions and the sentence shapes that say what X is.
-- ``names``: the names and numbers of a question that an article never mentions.
+- ``names``: the names and numbers of a question that an article never mentions, and the name
+  of an article that one of them likely misspells.
 - ``contrary``: a quote that says the opposite of the question, another year or another name, or
   lacks its negation.
 - ``extractor``: the ``Extractor`` protocol and the shipped fine-tuned span model.

@@ -14,7 +14,7 @@ acronym: "TV" or "NYC" is often spelled out in the text ("television", "New York
 question whose every word is capitalised, capitals say nothing, so it has no names. An article
 mentions a name when one of its words (or its title's, author's or date's) starts with it ("Luther" in
 "Lutheran"), or is it less a suffix of at most three letters ("Asian" by "Asia", "Germans" by
-"German"), letter case and accents aside ("Celoron" is "Céloron").
+"German"), letter case and accents aside ("Celoron" is "Céloron", "Sklodowska" "Skłodowska").
 
 Numbers are the other half of a question's particulars, and near-misses change them as often
 ("What battle involved the Confederate cavalry in 1862?"): a number of two characters or more
@@ -29,17 +29,30 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
 from qa.retrieval import STOPWORDS
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 _POSSESSIVE = re.compile(r"'s$")
 _ACCENTS = re.compile(r"[\u0300-\u036f]")  # the combining marks NFKD splits off letters
+# Latin letters NFKD leaves whole, as a reader typing without them spells them ("Sklodowska" for
+# "Skłodowska", "Bolesław" is "Boleslaw"). A table rather than a transliteration library, which
+# would also turn other scripts into Latin letters that then match unrelated words.
+_UNSPLIT = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H",
+                          "ı": "i", "ŧ": "t", "Ŧ": "T", "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe",
+                          "ß": "ss", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D"})
 # How many letters a question's word may have past an article's word that it extends, and the
 # fewest letters that article word must have ("Germans" -> "German", never "Ge").
 SUFFIX_LETTERS = 3
 SHORTEST_STEM = 4
 NUMBER = re.compile(r"\d[\d,.]*\d|\d")  # a numeral, with its inner commas and points
 SHORTEST_NUMBER = 2  # characters: a single digit is too common to tell articles apart
+# Letters: a name shorter than SHORTEST_RESPELLED has no respelling, since one edit turns such a
+# name into another ("Bach", "Bath"); from TWO_EDITS_FROM letters, two edits are allowed.
+SHORTEST_RESPELLED = 5
+TWO_EDITS_FROM = 7
 
 
 def asked(question: str) -> list[str]:
@@ -82,6 +95,41 @@ def spelled(question: str, term: str) -> str:
         if _folded_case(word).lower() == term:
             return word
     return term
+
+
+def respelled(term: str, texts: Sequence[str]) -> str | None:
+    """The name of ``texts`` (a capitalised word) that ``term``, a name as ``asked`` gives it,
+    most likely misspells, as the text spells it; None when ``term`` is a number or short or no
+    name is close. Close is one edit (a letter added, dropped or changed, or two letters swapped:
+    "Telsa" for "Tesla"), or two from a name of ``TWO_EDITS_FROM`` letters ("Ghengis" for
+    "Genghis"). Optimal string alignment distance (``rapidfuzz``), so a swap of two letters is one
+    edit.
+
+    A decline for a name no article mentions offers it, so that the user can ask again; the
+    answer is not guessed from it: SQuAD 2.0's near-misses misspell names as often as its
+    answerable questions do (``eval/README.md``, "Misspelled names")."""
+    if term[0].isdigit() or len(term) < SHORTEST_RESPELLED:
+        return None
+    spellings: dict[str, str] = {}
+    for text in texts:
+        spellings = _spellings(text) | spellings
+    limit = 1 if len(term) < TWO_EDITS_FROM else 2
+    found = process.extractOne(term, list(spellings), scorer=OSA.distance, score_cutoff=limit)
+    return None if found is None else spellings[found[0]]
+
+
+@lru_cache(maxsize=64)
+def _spellings(text: str) -> dict[str, str]:
+    """The names of ``text`` (its capitalised words but stopwords, which a sentence's start
+    capitalises: "There" is no name for "Thera"), folded, each with its first spelling there;
+    cached as ``_folded`` is."""
+    spellings: dict[str, str] = {}
+    for m in _WORD.finditer(text):
+        word = _POSSESSIVE.sub("", m.group())
+        key = fold(word)
+        if word[0].isupper() and key not in STOPWORDS:
+            spellings.setdefault(key, word)
+    return spellings
 
 
 def unmentioned(terms: Sequence[str], text: str) -> list[str]:
@@ -137,7 +185,8 @@ def _is_word(char: str) -> bool:
 
 
 def fold(text: str) -> str:
-    """``text`` in lower case without accents, as names are compared ("Céloron" is "celoron")."""
+    """``text`` in lower case without accents, as names are compared ("Céloron" is "celoron",
+    "Skłodowska" "sklodowska")."""
     return _folded_case(text).lower()
 
 
@@ -148,4 +197,4 @@ def _folded(text: str) -> str:
 
 
 def _folded_case(text: str) -> str:
-    return _ACCENTS.sub("", unicodedata.normalize("NFKD", text.replace("’", "'")))
+    return _ACCENTS.sub("", unicodedata.normalize("NFKD", text.replace("’", "'").translate(_UNSPLIT)))

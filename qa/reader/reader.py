@@ -32,7 +32,7 @@ from qa.reader.contrary import opposite, other_name, other_year, unnegated
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
-from qa.reader.names import asked, spelled, unmentioned
+from qa.reader.names import asked, respelled, spelled, unmentioned
 from qa.reader.spans import LEAD_WORDS, clause_words, key_span, ordered_overlap
 from qa.retrieval import STOPWORDS, TermStatistics, common_words, fts_query
 from qa.settings import FEATURES, LexicalSettings, ReaderSettings
@@ -77,7 +77,8 @@ class Reading:
     ``quote`` is the chosen sentence (or joined neighbours) as (article id, start, end) in the
     article; ``highlight`` is the key span's offsets inside the quote. Both are None when the
     reader declines. ``unmentioned`` holds, as the question spells them, the names and numbers
-    of the question that no article of the passages mentions, when that is why it declined;
+    of the question that no article of the passages mentions, when that is why it declined, and
+    ``respelled`` the names of those articles that some of them likely misspell ("Telsa": "Tesla");
     ``contrary`` the question's word and what the best quote says instead (its opposite, another
     year, another name), and ``unnegated`` the question's negation that the best quote lacks, when
     that is why (``qa.reader.contrary``).
@@ -88,6 +89,7 @@ class Reading:
     passage: Passage | None = None
     highlight: tuple[int, int] | None = None
     unmentioned: tuple[str, ...] = ()
+    respelled: dict[str, str] = field(default_factory=dict)
     contrary: tuple[str, str] | None = None
     unnegated: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -138,7 +140,8 @@ class Reader:
         choice = self.choose(question, scored, view, mentions)
         timings = {"score_ms": (t_read - started) * 1000, "extract_ms": (time.perf_counter() - t_read) * 1000}
         if choice is None:
-            return Reading(confidence=0.0, unmentioned=mentions.nowhere(), timings_ms=timings)
+            return Reading(confidence=0.0, unmentioned=mentions.nowhere(), respelled=mentions.respelled(),
+                           timings_ms=timings)
         best = choice.candidate
         confidence = self.confidence(best.features, choice.score, choice.guess)
         if confidence < self.settings.threshold:
@@ -310,6 +313,7 @@ class Mentions:
         self.terms = asked(question)
         self.view = view
         self.missing: dict[str, list[str]] = {}  # article id -> the terms it never mentions
+        self.texts: dict[str, str] = {}  # article id -> its text with its metadata
 
     def __call__(self, candidate: Candidate) -> bool:
         if not self.terms:
@@ -318,16 +322,25 @@ class Mentions:
         if article not in self.missing:
             p = candidate.passage
             text = f"{p.title}\n{p.author or ''}\n{p.published or ''}\n{self.view.article_text(article)}"
+            self.texts[article] = text
             self.missing[article] = unmentioned(self.terms, text)
         return not self.missing[article]
 
     def nowhere(self) -> tuple[str, ...]:
         """The terms that no article looked up mentions, as the question spells them: what to
         tell a user whose question every candidate failed (none when no article was looked up)."""
-        if not self.missing:
-            return ()
-        return tuple(spelled(self.question, t) for t in self.terms
-                     if all(t in gone for gone in self.missing.values()))
+        return tuple(spelled(self.question, t) for t in self._nowhere())
+
+    def respelled(self) -> dict[str, str]:
+        """For each term of ``nowhere`` that likely misspells a name of the articles looked up,
+        that name as they spell it, keyed by the term as the question spells it."""
+        texts = list(self.texts.values())
+        found = {spelled(self.question, t): respelled(t, texts) for t in self._nowhere()}
+        return {term: name for term, name in found.items() if name is not None}
+
+    def _nowhere(self) -> list[str]:
+        """The terms no article looked up mentions, as ``asked`` gives them."""
+        return [t for t in self.terms if self.missing and all(t in gone for gone in self.missing.values())]
 
 
 def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], answering: str | None,
