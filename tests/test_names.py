@@ -109,7 +109,7 @@ def test_a_term_is_shown_as_the_question_spells_it(question: str, term: str, sho
     ("wardenclif", None),  # three edits
     ("edison", None),  # nothing close
     ("1856", None),  # a number has no spelling
-    ("tower", None),  # a lower-case word is no name
+    ("towers", None),  # one edit from the text's "tower", which is lower-case and so no name
 ])
 def test_the_name_a_misspelled_one_stands_for(term: str, name: str | None) -> None:
     assert respelled(term, [TESLA]) == name
