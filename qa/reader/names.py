@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import ChainMap
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -110,9 +111,7 @@ def respelled(term: str, texts: Sequence[str]) -> str | None:
     answerable questions do (``eval/README.md``, "Misspelled names")."""
     if term[0].isdigit() or len(term) < SHORTEST_RESPELLED:
         return None
-    spellings: dict[str, str] = {}
-    for text in texts:
-        spellings = _spellings(text) | spellings
+    spellings = ChainMap(*map(_spellings, texts))  # the first text's spelling of a name wins
     limit = 1 if len(term) < TWO_EDITS_FROM else 2
     found = process.extractOne(term, list(spellings), scorer=OSA.distance, score_cutoff=limit)
     return None if found is None else spellings[found[0]]

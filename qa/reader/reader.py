@@ -339,8 +339,11 @@ class Mentions:
         return {term: name for term, name in found.items() if name is not None}
 
     def _nowhere(self) -> list[str]:
-        """The terms no article looked up mentions, as ``asked`` gives them."""
-        return [t for t in self.terms if self.missing and all(t in gone for gone in self.missing.values())]
+        """The terms no article looked up mentions, as ``asked`` gives them (none when no article
+        was looked up)."""
+        if not self.missing:
+            return []
+        return [t for t in self.terms if all(t in gone for gone in self.missing.values())]
 
 
 def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], answering: str | None,
