@@ -191,13 +191,19 @@ def trained(bundle: Bundle, half: dict[str, Any], recipe: dict[str, bool], args:
     return model
 
 
-def save_parts(model: Any, out: Path, name: str, part_bytes: int = 15_000_000) -> list[str]:
-    """``extractor_recipe.trained_state`` split into files of at most ``part_bytes``."""
+def save_parts(model: Any, out: Path, name: str) -> list[str]:
+    """``extractor_recipe.trained_state`` in parts (``write_parts``)."""
+    return write_parts(R.trained_state(model), out, f"weights-{name}")
+
+
+def write_parts(state: dict[str, torch.Tensor], out: Path, prefix: str, part_bytes: int = 15_000_000) -> list[str]:
+    """Float16 tensors split into ``prefix-N.safetensors`` files of at most ``part_bytes``, the
+    size a lent machine sends back."""
     from safetensors.torch import save_file
 
     parts: list[dict[str, torch.Tensor]] = [{}]
     size = 0
-    for k, v in R.trained_state(model).items():
+    for k, v in state.items():
         if size + v.numel() * 2 > part_bytes and parts[-1]:
             parts.append({})
             size = 0
@@ -205,7 +211,7 @@ def save_parts(model: Any, out: Path, name: str, part_bytes: int = 15_000_000) -
         size += v.numel() * 2
     names = []
     for i, part in enumerate(parts):
-        names.append(f"weights-{name}-{i}.safetensors")
+        names.append(f"{prefix}-{i}.safetensors")
         save_file(part, str(out / names[-1]))
     return names
 
