@@ -172,8 +172,8 @@ def choice(questions: list[dict[str, Any]], scores: list[list[float]], width: in
             n += 1
             ranked += holds[int(np.argmax(s[:width]))]
             first += holds[0]
-    n = max(n, 1)
-    return {f"ranker_top{width}": round(ranked / n, 4), f"prerank_top{width}": round(first / n, 4), "n": n}
+    share = 1 / max(n, 1)
+    return {f"ranker_top{width}": round(ranked * share, 4), f"prerank_top{width}": round(first * share, 4), "n": n}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=16, help="questions a step (all their candidates)")
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="training questions (a smoke run)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="a smoke run: about 4N questions spread over the articles, N of them trained on")
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     bundle = X.Bundle(args.bundle)

@@ -20,9 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import defaults
 from .fit_reader import reader_of, unseen_titles
-from .squad import read_squad, split_titles
 
 
 def inputs(data: Path) -> dict[str, Any]:
@@ -41,9 +39,7 @@ def inputs(data: Path) -> dict[str, Any]:
             candidates.append([c["window"], start, window[start:end], window[:start], window[end:], c["holds"]])
         questions.append({"key": q["question"], "text": bundle["questions"][q["question"]], "title": q["title"],
                           "part": q["part"], "reader": reader_of(q, unseen), "candidates": candidates})
-    squad = read_squad(defaults.DEV_SET)["data"]
-    held_out = {half: [t.replace("_", " ") for t in split_titles(squad, int(half))[1]] for half in ("0", "1")}
-    return {"held_out": held_out, "questions": questions}
+    return {"held_out": {half: sorted(titles) for half, titles in unseen.items()}, "questions": questions}
 
 
 def main(argv: list[str] | None = None) -> None:
