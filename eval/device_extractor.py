@@ -84,6 +84,18 @@ class Bundle:
     def ids(self, ids: torch.Tensor) -> torch.Tensor:
         return self.compact[ids.clamp(max=len(self.compact) - 1)]
 
+    def feed(self, encoded: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+        """A batch of (wordpiece ids, token types), padded to its longest, in the model's ids."""
+        width = max(len(ids) for ids, _ in encoded)
+        feed = {k: torch.zeros((len(encoded), width), dtype=torch.int64)
+                for k in ("input_ids", "token_type_ids", "attention_mask")}
+        for row, (ids, types) in enumerate(encoded):
+            feed["input_ids"][row, :len(ids)] = torch.tensor(ids)
+            feed["token_type_ids"][row, :len(ids)] = torch.tensor(types)
+            feed["attention_mask"][row, :len(ids)] = 1
+        feed["input_ids"] = self.ids(feed["input_ids"])
+        return feed
+
     def model(self) -> Any:
         """The base network with an untrained start/end head (``load_base`` with this vocabulary)."""
         import transformers
@@ -113,16 +125,7 @@ def read(model: Any, bundle: Bundle, items: list[tuple[str, str, Any]], margin: 
     out: list[Any] = [None] * len(items)
     for first in range(0, len(order), 512):
         run = order[first:first + 512]
-        width = max(len(encodings[i].ids) for i in run)
-        feed = {k: torch.zeros((len(run), width), dtype=torch.int64)
-                for k in ("input_ids", "token_type_ids", "attention_mask")}
-        for row, i in enumerate(run):
-            e = encodings[i]
-            n = len(e.ids)
-            feed["input_ids"][row, :n] = torch.tensor(e.ids)
-            feed["token_type_ids"][row, :n] = torch.tensor(e.type_ids)
-            feed["attention_mask"][row, :n] = 1
-        feed["input_ids"] = bundle.ids(feed["input_ids"])
+        feed = bundle.feed([(encodings[i].ids, encodings[i].type_ids) for i in run])
         start, end, head = R.outputs(model, {k: v.to(device) for k, v in feed.items()})
         start, end = start.float().cpu().numpy(), end.float().cpu().numpy()
         heads = head.float().cpu().numpy() if head is not None else np.zeros(len(run))

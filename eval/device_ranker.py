@@ -92,15 +92,7 @@ class Encoder:
         return q + text, [0] * len(q) + [1] * len(text)
 
     def batch(self, rows: list[tuple[str, list[Any]]], device: str) -> dict[str, torch.Tensor]:
-        encoded = [self.ids(q, c) for q, c in rows]
-        width = max(len(ids) for ids, _ in encoded)
-        feed = {k: torch.zeros((len(rows), width), dtype=torch.int64)
-                for k in ("input_ids", "token_type_ids", "attention_mask")}
-        for row, (ids, types) in enumerate(encoded):
-            feed["input_ids"][row, :len(ids)] = torch.tensor(ids)
-            feed["token_type_ids"][row, :len(ids)] = torch.tensor(types)
-            feed["attention_mask"][row, :len(ids)] = 1
-        feed["input_ids"] = self.bundle.ids(feed["input_ids"])
+        feed = self.bundle.feed([self.ids(q, c) for q, c in rows])
         return {k: v.to(device) for k, v in feed.items()}
 
 

@@ -38,7 +38,7 @@ def inputs(data: Path) -> dict[str, Any]:
             window, (start, end) = texts[c["window"]], c["focus"]
             candidates.append([c["window"], start, window[start:end], window[:start], window[end:], c["holds"]])
         questions.append({"key": q["question"], "text": bundle["questions"][q["question"]], "title": q["title"],
-                          "part": q["part"], "reader": reader_of(q, unseen), "candidates": candidates})
+                          "reader": reader_of(q, unseen), "candidates": candidates})
     return {"held_out": {half: sorted(titles) for half, titles in unseen.items()}, "questions": questions}
 
 
