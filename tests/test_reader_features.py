@@ -9,7 +9,7 @@ import pytest
 from qa import QA
 from qa.reader.features import content_stems, stem
 from qa.reader.spans import clause_words, repeated_share
-from qa.settings import ReaderSettings
+from qa.settings import FEATURES, ReaderSettings
 
 SENTENCE = "On 7 January 1943, at the age of 86, Tesla died alone in room 3327 of the New Yorker Hotel."
 
@@ -63,3 +63,24 @@ def test_where_tesla_died_is_read_from_the_sentence_that_says_so(tmp_path: Path)
     article = qa.article(answer.citations[0].article_id)
     assert article is not None
     assert article.text[answer.citations[0].start:answer.citations[0].end] == answer.text
+
+
+@pytest.mark.slow
+def test_the_question_words_of_an_articles_title_count_as_covered_in_its_sentences(
+        built_index: Path, embedder: object) -> None:
+    """Every sentence of the Nikola Tesla article covers "Nikola" of "When did Nikola Tesla die?",
+    though the one that answers says only "Tesla died"; a sentence of another article does not."""
+    qa = QA(built_index, sample=False)
+    question = "When did Nikola Tesla die?"
+    vector = qa.embedder.encode_queries([question])
+    passages = qa.retriever.search(question, k=20, query_vector=vector)
+    titles = {p.article_id: p.title for p in passages}
+    assert "Nikola Tesla" in titles.values() and len(set(titles.values())) > 1
+    coverage = {row.text: (titles[row.article_id], dict(zip(FEATURES, f, strict=True)))
+                for row, _, f in qa.reader.candidates(question, vector, passages, qa.store)}
+    title, features = coverage[SENTENCE]
+    assert title == "Nikola Tesla"
+    assert features["coverage"] == features["idf_coverage"] == features["window_idf_coverage"] == 1.0
+    for t, f in coverage.values():
+        if t != "Nikola Tesla":
+            assert f["coverage"] < 1.0

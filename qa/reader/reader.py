@@ -198,13 +198,17 @@ class Reader:
         q_stems = content_stems(question)
         idf = self._idf(question, view)
         idf_total = sum(idf.values()) or 1.0
+        titles = {p.article_id: q_stems & content_stems(p.title) for p in passages}
         out: list[tuple[SentenceRow, Passage, tuple[float, ...]]] = []
         for sid, similarity in zip(ids, cos, strict=True):
             row, passage = sentences[sid]
             after = _neighbour(starting, row.article_id, row.end, +1)
             before = _neighbour(ending, row.article_id, row.start, -1)
             raw = bm25.get(sid, 0.0)
-            stems = content_stems(row.text)
+            # Every sentence of an article is about its title: the question's words in the title
+            # count as covered, so "He died in 1227" covers "When did Genghis Khan die?" as well
+            # as a sentence that repeats the name (eval/README.md, "The title's words").
+            stems = content_stems(row.text) | titles[row.article_id]
             window = stems | content_stems(f"{after[1]} {before[1]}")
             out.append((row, passage, (
                 similarity, raw / top_bm25, passage.score / top_passage,
