@@ -213,7 +213,7 @@ def rates(articles: Sequence[Article], sentences_per_chunk: float, texts: int = 
     for article in articles:
         sentences = split_sentences(article.text)
         found = chunk_article(article, sentences, IndexSettings())
-        pieces += texts_of(article, found, sentences)
+        pieces += texts_of(article, found, sentences, IndexSettings())
         chunks += len(found)
         if len(pieces) >= texts:
             break

@@ -293,7 +293,7 @@ def _parse_files(batch: dict[str, np.ndarray], known: dict[str, str], index: Ind
                 sentences = split_sentences(article.text)
                 chunks = chunk_article(article, sentences, index)
             add(seq, _ARTICLE, Parsed(article=article, chunks=chunks, sentences=sentences).model_dump_json())
-            for text in texts_of(article, chunks, sentences):
+            for text in texts_of(article, chunks, sentences, index):
                 add(seq, _TEXT, text=text)
     return rows
 

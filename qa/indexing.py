@@ -19,7 +19,7 @@ import numpy as np
 from qa.chunking import chunk_article, split_sentences
 from qa.embedding import Vectors
 from qa.ingest import DEFAULT_MAX_BYTES, iter_paths, read_articles
-from qa.models import Article, Chunk, IngestedArticle, IngestReport, Rejection, Replacement, Sentence
+from qa.models import Article, Chunk, IndexSettings, IngestedArticle, IngestReport, Rejection, Replacement, Sentence
 from qa.progress import Progress, reporter
 from qa.store import Prepared, Store
 
@@ -123,9 +123,12 @@ def unchanged(known: Mapping[str, str], article: Article) -> bool:
     return known.get(article.id) == article.content_hash
 
 
-def texts_of(article: Article, chunks: Sequence[Chunk], sentences: Sequence[Sentence]) -> list[str]:
-    """What is embedded for an article, in the order ``prepare`` splits the vectors: chunks, then sentences."""
-    return [c.text for c in chunks] + [article.text[s.start : s.end] for s in sentences]
+def texts_of(article: Article, chunks: Sequence[Chunk], sentences: Sequence[Sentence],
+             index: IndexSettings) -> list[str]:
+    """What is embedded for an article, in the order ``prepare`` splits the vectors: chunks, then
+    sentences (each as ``index.sentence_input`` has it)."""
+    return [c.text for c in chunks] + [index.sentence_input(article.title, article.text[s.start : s.end])
+                                       for s in sentences]
 
 
 def prepare(article: Article, chunks: list[Chunk], sentences: list[Sentence], vectors: Vectors) -> Prepared:
@@ -220,7 +223,7 @@ def _embed_and_write(store: Store, todo: list[tuple[Article, list[Chunk], list[S
     """Embed each article in slices and commit about ``batch_vectors`` vectors at a time."""
     writer = BatchWriter(store, batch_vectors, stages, actor)
     for article, chunks, sentences in todo:
-        texts = texts_of(article, chunks, sentences)
+        texts = texts_of(article, chunks, sentences, store.settings)
         parts = []
         for first in range(0, len(texts), _EMBED_SLICE):
             started = time.perf_counter()

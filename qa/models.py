@@ -103,6 +103,12 @@ class IndexSettings(_Value):
     100x scale it keeps the index under 1 GB and the process under 1.2 GB with the same dev-half
     quality as float32. A manifest written before the setting existed reads as float32
     (``qa.store.files.read_manifest``), which is what such an index holds.
+
+    ``sentence_context``: what a sentence's vector is embedded from (``sentence_input``): with
+    "title", the article's title before it ("Genghis Khan: He died in 1227 ..."), since every
+    sentence of an article is about its title and a pronoun says nothing of whom (measured out of
+    fold: eval/README.md, "The title's words"); with "sentence", the sentence alone, which is what
+    an index whose manifest predates the setting holds. Chunks are embedded alone either way.
     """
 
     model_name: str = DEFAULT_MODEL
@@ -111,6 +117,11 @@ class IndexSettings(_Value):
     overlap_sentences: int = Field(default=1, ge=0)
     schema_version: int = SCHEMA_VERSION
     vector_format: VectorFormat = "sq8"
+    sentence_context: Literal["sentence", "title"] = "title"
+
+    def sentence_input(self, title: str, sentence: str) -> str:
+        """What this index embeds for ``sentence`` of an article titled ``title``."""
+        return f"{title}: {sentence}" if self.sentence_context == "title" and title else sentence
 
 
 class Rejection(_Value):

@@ -372,13 +372,15 @@ def _cited_metadata(question: str, found: MetadataAnswer, passages: list[Passage
 
 def _wanted(asked: IndexSettings | None, recorded: IndexSettings | None, embedder: Embedder) -> IndexSettings:
     """The settings to open with: those asked for, else the recorded ones, else the defaults, with
-    the embedder's model. A vector format the caller did not name is the index's own, so asking
-    for other chunking (which an existing index refuses anyway) is never read as asking to
-    convert its vectors (that is ``qa rebuild --vector-format``)."""
+    the embedder's model. A vector format or sentence context the caller did not name is the
+    index's own, so asking for other chunking (which an existing index refuses anyway) is never
+    read as asking to convert its vectors (that is ``qa rebuild --vector-format``), and an index
+    built before sentences were embedded with their title opens as it is."""
     wanted = asked or recorded or IndexSettings()
     update: dict[str, object] = {"model_name": embedder.name, "dimension": embedder.dimension}
-    if asked is not None and recorded is not None and "vector_format" not in asked.model_fields_set:
-        update["vector_format"] = recorded.vector_format
+    if asked is not None and recorded is not None:
+        update |= {k: getattr(recorded, k) for k in ("vector_format", "sentence_context")
+                   if k not in asked.model_fields_set}
     return wanted.model_copy(update=update)
 
 

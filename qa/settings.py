@@ -125,7 +125,7 @@ class ReaderSettings(_Settings):
     hint_margin: float = Field(default=3.0, ge=0.0)
     # Logistic calibration of the confidence: a weight per ``CONFIDENCE_FEATURES`` name it uses, and "bias".
     calibration: dict[str, float] = Field(default_factory=lambda: shipped_weights()["calibration"])
-    # The shipped weights file names it: 0.28, chosen out of fold on both fold models' answers to
+    # The shipped weights file names it: 0.3, chosen out of fold on both fold models' answers to
     # every question, the near-miss checks and the title's words included (``python -m
     # qa_eval.threshold``; eval/README.md, "The threshold"). 0.2, stop 11's choice on in-corpus
     # and out-of-corpus questions alone, serves a file that names none.

@@ -716,7 +716,9 @@ def test_rebuild_keeps_what_another_writer_committed_meanwhile(tmp_path: Path) -
     assert {a.id for a in store.articles()} == {first.article.id, late.article.id}
     _assert_consistent(store)
     late_ids = store.ids_by_article("sentences")[late.article.id]
-    fresh = embedder.encode_documents([late.article.text[s.start:s.end] for s in late.sentences])
+    title, text = late.article.title, late.article.text
+    embedded = [store.settings.sentence_input(title, text[s.start:s.end]) for s in late.sentences]
+    fresh = embedder.encode_documents(embedded)
     assert np.allclose(store.sentence_vectors(late_ids), fresh, atol=1e-6)  # embedded, not copied
 
 
@@ -745,3 +747,46 @@ def test_a_damaged_database_page_says_how_to_rebuild(tmp_path: Path) -> None:
         message = str(info.value)
     assert message.endswith(rebuild_hint(store.directory)) and "qa check" not in message, message
     assert "\n" not in message
+
+
+def _embedded_sentences(store: Store, embedder: HashingEmbedder, wanted: Callable[[str, str], str]) -> bool:
+    """Whether every stored sentence vector is ``embedder``'s vector of ``wanted(title, sentence)``."""
+    for article in store.articles():
+        text = store.article(article.id)
+        assert text is not None
+        ids = store.ids_by_article("sentences")[article.id]
+        rows = split_sentences(text.text)
+        fresh = embedder.encode_documents([wanted(article.title, text.text[s.start:s.end]) for s in rows])
+        if not np.allclose(store.sentence_vectors(ids), fresh, atol=1e-6):
+            return False
+    return True
+
+
+def test_sentences_are_embedded_after_their_title_and_an_older_index_keeps_its_own_way(tmp_path: Path) -> None:
+    """A new index embeds "Title: sentence" (``IndexSettings.sentence_context``); an index whose
+    manifest predates the setting held sentences alone, opens as such and keeps writing, checking
+    and rebuilding them that way, so its vectors never mix the two."""
+    embedder = HashingEmbedder(384)
+    (tmp_path / "a.md").write_text("# Genghis Khan\n\nHe died in 1227. His sons divided it.\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("# Martin Luther\n\nHe died in 1546 in Eisleben.\n", encoding="utf-8")
+    exact = IndexSettings(model_name=embedder.name, dimension=384, vector_format="float32")  # compared to 1e-6
+    new = Store.open(tmp_path / "new", exact, create=True)
+    ingest_paths(new, [tmp_path / "a.md"], embedder)
+    assert new.settings.sentence_context == "title"
+    assert new.settings.sentence_input("Genghis Khan", "He died in 1227.") == "Genghis Khan: He died in 1227."
+    assert _embedded_sentences(new, embedder, lambda title, s: f"{title}: {s}")
+    assert new.inspect(embedder, sample=10).problems == []
+
+    manifest = json.loads((tmp_path / "new" / MANIFEST).read_text())
+    old = tmp_path / "old"
+    ingest_paths(Store.open(old, exact.model_copy(update={"sentence_context": "sentence"}), create=True),
+                 [tmp_path / "a.md"], embedder)
+    del manifest["sentence_context"]  # as written before the setting existed
+    (old / MANIFEST).write_text(json.dumps(manifest))
+    reopened = Store.open(old)
+    assert reopened.settings.sentence_context == "sentence"
+    ingest_paths(reopened, [tmp_path / "b.md"], embedder)
+    reopened.rebuild(embedder)
+    assert _embedded_sentences(Store.open(old), embedder, lambda title, s: s)
+    assert Store.open(old).inspect(embedder, sample=10).problems == []
+    assert new.inspect(embedder, sample=10).problems == []

@@ -97,7 +97,8 @@ def _prepared(number: int, vectors: np.ndarray) -> Prepared:
 
 def _store(directory: Path, vector_format: VectorFormat, sizes: Sequence[int], seed: int = 0,
            approximate_above: int = 100_000) -> tuple[Store, dict[str, np.ndarray]]:
-    """A new index of ``len(sizes)`` articles in ``vector_format``; returns the vectors by text."""
+    """A new index of ``len(sizes)`` articles in ``vector_format``; returns the vectors by the
+    text each was embedded from (a sentence's as the index embeds it: after its title)."""
     store = Store.open(directory, IndexSettings(vector_format=vector_format), create=True,
                        approximate_above=approximate_above)
     vectors = real_like(sum(sizes), seed)
@@ -106,7 +107,11 @@ def _store(directory: Path, vector_format: VectorFormat, sizes: Sequence[int], s
         articles.append(_prepared(number, vectors[first : first + size]))
         first += size
     store.write(articles)
-    return store, {c.text: v for p in articles for c, v in zip(p.chunks, p.chunk_vectors, strict=True)}
+    embedded = {c.text: v for p in articles for c, v in zip(p.chunks, p.chunk_vectors, strict=True)}
+    for p in articles:
+        for s, v in zip(p.sentences, p.sentence_vectors, strict=True):
+            embedded[store.settings.sentence_input(p.article.title, p.article.text[s.start:s.end])] = v
+    return store, embedded
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -215,13 +220,15 @@ def test_the_default_is_sq8_and_a_manifest_without_a_format_opens_as_float32(tmp
 
 def test_asking_for_chunking_keeps_an_existing_index_in_its_own_format(tmp_path: Path) -> None:
     """``qa ingest --chunk-tokens 200`` names chunking, not a format: a float32 index stays float32
-    (the default format is only for new indexes; converting is ``qa rebuild --vector-format``)."""
+    (the default format is only for new indexes; converting is ``qa rebuild --vector-format``), and
+    an index of sentences embedded alone stays so."""
     old = QA(tmp_path / "old", sample=False, embedder=HashingEmbedder(),
-             index_settings=IndexSettings(vector_format="float32"))
+             index_settings=IndexSettings(vector_format="float32", sentence_context="sentence"))
     old.store.close()
     again = QA(tmp_path / "old", sample=False, create=False, embedder=HashingEmbedder(),
                index_settings=IndexSettings(chunk_tokens=200))
     assert again.store.settings.vector_format == "float32"
+    assert again.store.settings.sentence_context == "sentence"
 
 
 @pytest.mark.parametrize("vector_format", FORMATS)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.errors import IndexCorruptError
-from qa.models import VectorFormat, content_hash
+from qa.models import IndexSettings, VectorFormat, content_hash
 from qa.store import checksums, formats
 from qa.store.files import vector_file
 from qa.store.rebuild import DocumentEncoder
@@ -56,12 +56,12 @@ class CheckReport:
         self.rebuild_repairs = self.rebuild_repairs and rebuild_repairs
 
 
-def inspect(rows: Rows, load: Callable[[], Generation], encoder: DocumentEncoder | None = None,
-            sample: int = DEFAULT_SAMPLE, seed: int = 0, vector_format: VectorFormat | None = None) -> CheckReport:
-    """Check the database, then the vector files of the generation ``load`` returns and (given
-    an ``encoder``) ``sample`` chunks and ``sample`` sentences re-embedded; see the module
-    docstring. ``vector_format`` is the manifest's (None: not compared). Nothing raises for
-    damage: it is all in the report."""
+def inspect(rows: Rows, load: Callable[[], Generation], settings: IndexSettings,
+            encoder: DocumentEncoder | None = None, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> CheckReport:
+    """Check the database, then the vector files of the generation ``load`` returns (against the
+    manifest's ``settings``) and (given an ``encoder``) ``sample`` chunks and ``sample`` sentences
+    re-embedded as ``settings`` embeds them; see the module docstring. Nothing raises for damage:
+    it is all in the report."""
     report = CheckReport()
     failed = database_problems(rows, "integrity_check")
     if failed:
@@ -76,8 +76,7 @@ def inspect(rows: Rows, load: Callable[[], Generation], encoder: DocumentEncoder
     for p in problems:
         report.problem(p, True)
     report.notes.extend(notes)
-    if vector_format is not None:
-        _format(vectors, vector_format, report)
+    _format(vectors, settings.vector_format, report)
     _rows_and_vectors(rows, vectors, report)
     if encoder is None or sample <= 0:
         return report
@@ -85,7 +84,7 @@ def inspect(rows: Rows, load: Callable[[], Generation], encoder: DocumentEncoder
         report.notes.append("no vectors were re-embedded: repair the problems above first")
         return report
     for kind in KINDS:
-        _sample(rows, vectors, kind, encoder, sample, seed, report)
+        _sample(rows, vectors, kind, encoder, sample, seed, settings, report)
     return report
 
 
@@ -141,13 +140,13 @@ def _rows_and_vectors(rows: Rows, vectors: Generation, report: CheckReport) -> N
 
 
 def _sample(rows: Rows, vectors: Generation, kind: str, encoder: DocumentEncoder, size: int,
-            seed: int, report: CheckReport) -> None:
+            seed: int, settings: IndexSettings, report: CheckReport) -> None:
     """Re-embed ``size`` seeded rows of ``kind`` and compare with their stored vectors."""
     ids = rows.row_ids(kind)
     picked = sorted(random.Random(f"{seed}:{kind}").sample(ids, min(size, len(ids))))
     if not picked:
         return
-    texts = rows.texts(kind, picked)
+    texts = rows.texts(kind, picked, settings)
     fresh = np.asarray(encoder.encode_documents([texts[i] for i in picked]), dtype=np.float32)
     kept = stored(vectors.index(kind), picked, fresh.shape[1])
     least = formats.PQ_MIN_COSINE if formats.format_of(vectors.index(kind)) == "pq" else MIN_COSINE

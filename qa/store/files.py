@@ -28,8 +28,9 @@ from qa.models import SCHEMA_VERSION, IndexSettings
 from qa.store import failures
 
 MANIFEST = "manifest.json"
-# What an index holds whose manifest predates ``IndexSettings.vector_format``.
+# What an index holds whose manifest predates ``IndexSettings.vector_format``, ``sentence_context``.
 LEGACY_VECTOR_FORMAT = "float32"
+LEGACY_SENTENCE_CONTEXT = "sentence"
 DATABASE = "qa.sqlite3"
 LOCK = ".lock"
 # Present while a new index is being made (written first, removed after the manifest): what
@@ -158,6 +159,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> IndexSettings:
         raw = json.loads(manifest.read_bytes())
         if isinstance(raw, dict):
             raw.setdefault("vector_format", LEGACY_VECTOR_FORMAT)
+            raw.setdefault("sentence_context", LEGACY_SENTENCE_CONTEXT)
         settings = IndexSettings.model_validate(raw)
     except (FileNotFoundError, NotADirectoryError):
         raise IndexNotFoundError(f"No index in {path}: build one with `qa ingest PATH --index {path}`.") from None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from qa.models import IndexSettings
 from qa.store import vectors
 from qa.store.rows import Rows
 
@@ -48,8 +49,9 @@ class RebuildReport:
 
 
 def embed_rows(rows: Rows, kind: str, ids: Sequence[int], encoder: DocumentEncoder,
-               index: vectors.FaissIndex, advance: Callable[[int], None]) -> None:
-    """Embed the stored text of ``ids`` (chunks or sentences) into ``index`` under the same ids.
+               index: vectors.FaissIndex, advance: Callable[[int], None], settings: IndexSettings) -> None:
+    """Embed the stored text of ``ids`` (chunks or sentences, as an index of ``settings`` embeds
+    them) into ``index`` under the same ids.
 
     A row deleted since ``ids`` were listed is skipped; the caller reconciles under the lock.
 
@@ -58,7 +60,7 @@ def embed_rows(rows: Rows, kind: str, ids: Sequence[int], encoder: DocumentEncod
     """
     for first in range(0, len(ids), SLICE):
         part = ids[first:first + SLICE]
-        texts = rows.texts(kind, part)
+        texts = rows.texts(kind, part, settings)
         present = [i for i in part if i in texts]
         if present:
             embedded = np.asarray(encoder.encode_documents([texts[i] for i in present]), dtype=np.float32)
@@ -70,10 +72,10 @@ def embed_rows(rows: Rows, kind: str, ids: Sequence[int], encoder: DocumentEncod
 
 
 def catch_up(rows: Rows, planned: dict[str, list[int]], built: dict[str, vectors.FaissIndex],
-             encoder: DocumentEncoder) -> None:
+             encoder: DocumentEncoder, settings: IndexSettings) -> None:
     """Bring indexes embedded from the rows ``planned`` listed up to the rows there are now (the
     caller holds the write lock): drop the deleted rows' vectors, embed the added rows."""
     for kind, index in built.items():
         now, before = rows.row_ids(kind), set(planned[kind])
         vectors.remove(index, sorted(before - set(now)))
-        embed_rows(rows, kind, [i for i in now if i not in before], encoder, index, lambda n: None)
+        embed_rows(rows, kind, [i for i in now if i not in before], encoder, index, lambda n: None, settings)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from qa.errors import IndexCorruptError, IndexUnusableError, rebuild_hint
-from qa.models import Article, ArticleInfo, Chunk, ChunkText, Sentence
+from qa.models import Article, ArticleInfo, Chunk, ChunkText, IndexSettings, Sentence
 from qa.store import audit, failures
 from qa.store.files import DATABASE
 
@@ -348,17 +348,18 @@ class Rows:
                        "(SELECT count(*) FROM sentences)")[0]
         return int(r[0]), int(r[1]), int(r[2])
 
-    def texts(self, kind: str, ids: Sequence[int]) -> dict[int, str]:
-        """The text each chunk or sentence was embedded from, by id (unknown ids left out)."""
+    def texts(self, kind: str, ids: Sequence[int], index: IndexSettings) -> dict[int, str]:
+        """The text each chunk or sentence was embedded from in an index of settings ``index``
+        (``qa.indexing.texts_of``), by id (unknown ids left out)."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         if table(kind) == "chunks":
             sql = f"SELECT id, text FROM chunks WHERE id IN ({marks})"
-        else:
-            sql = ('SELECT s.id, substr(a.text, s.start + 1, s."end" - s.start) FROM sentences s '
-                   f"JOIN articles a ON a.id = s.article_id WHERE s.id IN ({marks})")
-        return {int(r[0]): str(r[1]) for r in self.query(sql, list(ids))}
+            return {int(r[0]): str(r[1]) for r in self.query(sql, list(ids))}
+        sql = ('SELECT s.id, a.title, substr(a.text, s.start + 1, s."end" - s.start) FROM sentences s '
+               f"JOIN articles a ON a.id = s.article_id WHERE s.id IN ({marks})")
+        return {int(r[0]): index.sentence_input(str(r[1]), str(r[2])) for r in self.query(sql, list(ids))}
 
     def has_article(self, article_id: str) -> bool:
         return bool(self.query("SELECT 1 FROM articles WHERE id = ?", (article_id,)))

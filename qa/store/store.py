@@ -297,12 +297,12 @@ class Store:
         built = {kind: vectors.new_index(self.settings.dimension) for kind in KINDS}
         try:
             for kind in KINDS:
-                embed_rows(self._rows, kind, planned[kind], encoder, built[kind], advance)
+                embed_rows(self._rows, kind, planned[kind], encoder, built[kind], advance, self.settings)
         finally:
             advance(-1)
         built = {kind: formats.convert(index, target) for kind, index in built.items()}
         with self._lock.held(wait_seconds):
-            catch_up(self._rows, planned, built, encoder)  # the writes made while it embedded
+            catch_up(self._rows, planned, built, encoder, self.settings)  # the writes made while it embedded
             new = Generation(self.directory, self.generation() + 1, built["chunks"], built["sentences"])
             self._commit(new, lambda: None, self._with_format(target))
         articles, chunks, sentences = self._rows.counts()
@@ -488,7 +488,7 @@ class Store:
                 seed: int = 0) -> CheckReport:
         """Verify the database, the vector files' checksums and, given the index's ``encoder``,
         ``sample`` seeded chunks and sentences re-embedded (``qa.store.check``)."""
-        return inspect(self._rows, self._vectors_now, encoder, sample, seed, self.settings.vector_format)
+        return inspect(self._rows, self._vectors_now, self.settings, encoder, sample, seed)
 
 
 def _audit_entries(actor: str, before: dict[str, audit.Stored], upserts: Sequence[Prepared],
