@@ -58,7 +58,8 @@ LAYOUTS = (1, 2, 4, 8)
 
 
 class ReplayEncoder:
-    """A ``DocumentEncoder`` that hands out the vectors an existing index stored for each text.
+    """A ``DocumentEncoder`` that hands out the vectors an existing index stored for each text it
+    embedded (a sentence's as that index embeds it, ``IndexSettings.sentence_input``).
 
     Raises ``KeyError`` (naming the text) for a text that index never embedded: the shards must
     be cut from the same articles with the same chunking.
@@ -72,7 +73,8 @@ class ReplayEncoder:
             rows = store.chunks(chunk_ids)
             self._keep([rows[i].text for i in chunk_ids], store.chunk_vectors(chunk_ids))
             sentences = store.sentences_in(info.id, 0, len(store.article_text(info.id)) + 1)
-            self._keep([s.text for s in sentences], store.sentence_vectors([s.id for s in sentences]))
+            self._keep([store.settings.sentence_input(info.title, s.text) for s in sentences],
+                       store.sentence_vectors([s.id for s in sentences]))
 
     def _keep(self, texts: Sequence[str], vectors: Vectors) -> None:
         self._vectors.update(zip(texts, vectors, strict=True))

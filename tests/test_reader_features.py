@@ -84,3 +84,20 @@ def test_the_question_words_of_an_articles_title_count_as_covered_in_its_sentenc
     for t, f in coverage.values():
         if t != "Nikola Tesla":
             assert f["coverage"] < 1.0
+
+
+@pytest.mark.slow
+def test_a_number_in_the_title_counts_only_where_a_sentence_says_it(built_index: Path, embedder: object) -> None:
+    """"Super Bowl 50" names one of a series: the Super Bowl 50 article's sentence about Super Bowl
+    XIX ("... won by the home team 49ers") is not credited with the question's "50", so "Who won
+    Super Bowl 50?" is not answered with it."""
+    qa = QA(built_index, sample=False)
+    question = "Who won Super Bowl 50?"
+    vector = qa.embedder.encode_queries([question])
+    passages = qa.retriever.search(question, k=20, query_vector=vector)
+    coverage = {row.text: dict(zip(FEATURES, f, strict=True))["coverage"]
+                for row, _, f in qa.reader.candidates(question, vector, passages, qa.store)}
+    [xix] = [text for text in coverage if text.startswith("The San Francisco Bay Area last hosted in 1985")]
+    assert coverage[xix] == 0.75  # won, super, bowl; not 50
+    answer = qa.answer(question)
+    assert answer.found and "Broncos" in answer.text and "1985" not in answer.text

@@ -185,10 +185,11 @@ def test_stored_vectors_belong_to_their_rows(index_copy: Path, embedder: Embedde
     cosines = np.sum(fresh * store.chunk_vectors(ids), axis=1)
     assert np.all(cosines > floor), cosines
     sentence_rows = _sql(
-        index_copy, 'SELECT s.id, substr(a.text, s.start + 1, s."end" - s.start) FROM sentences s '
+        index_copy, 'SELECT s.id, a.title, substr(a.text, s.start + 1, s."end" - s.start) FROM sentences s '
         "JOIN articles a ON a.id = s.article_id ORDER BY s.id")[::61]
     ids = [int(r[0]) for r in sentence_rows]  # type: ignore[call-overload]
-    fresh = embedder.encode_documents([str(r[1]) for r in sentence_rows])
+    assert store.settings.sentence_context == "title"  # each sentence was embedded after its title
+    fresh = embedder.encode_documents([f"{r[1]}: {r[2]}" for r in sentence_rows])
     cosines = np.sum(fresh * store.sentence_vectors(ids), axis=1)
     assert np.all(cosines > floor), cosines
 

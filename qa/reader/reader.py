@@ -198,7 +198,7 @@ class Reader:
         q_stems = content_stems(question)
         idf = self._idf(question, view)
         idf_total = sum(idf.values()) or 1.0
-        titles = {p.article_id: q_stems & content_stems(p.title) for p in passages}
+        titles = {p.article_id: q_stems & _title_words(p.title) for p in passages}
         out: list[tuple[SentenceRow, Passage, tuple[float, ...]]] = []
         for sid, similarity in zip(ids, cos, strict=True):
             row, passage = sentences[sid]
@@ -206,8 +206,8 @@ class Reader:
             before = _neighbour(ending, row.article_id, row.start, -1)
             raw = bm25.get(sid, 0.0)
             # Every sentence of an article is about its title: the question's words in the title
-            # count as covered, so "He died in 1227" covers "When did Genghis Khan die?" as well
-            # as a sentence that repeats the name (eval/README.md, "The title's words").
+            # count as covered (``_title_words``), so "He died in 1227" covers "When did Genghis
+            # Khan die?" as well as a sentence that repeats the name (eval/README.md, "The title's words").
             stems = content_stems(row.text) | titles[row.article_id]
             window = stems | content_stems(f"{after[1]} {before[1]}")
             out.append((row, passage, (
@@ -366,6 +366,15 @@ def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], a
     if said is not None or negation is not None:
         return Reading(confidence=0.0, contrary=said, unnegated=negation, timings_ms=timings)
     return replace(reading, timings_ms=timings)
+
+
+def _title_words(title: str) -> set[str]:
+    """The stems of a title that every sentence of its article counts as saying: its content
+    words, not its numbers. A number in a title names one of a series ("Super Bowl 50", "1973 oil
+    crisis"), and the article's sentences often speak of others ("Super Bowl XIX ... won by the
+    home team 49ers" is no answer to who won Super Bowl 50), so a number counts only where a
+    sentence says it."""
+    return {s for s in content_stems(title) if not any(c.isdigit() for c in s)}
 
 
 def _neighbour(by_edge: dict[tuple[str, int], tuple[float, str]], article_id: str, edge: int,
