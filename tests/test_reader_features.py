@@ -65,19 +65,22 @@ def test_where_tesla_died_is_read_from_the_sentence_that_says_so(tmp_path: Path)
     assert article.text[answer.citations[0].start:answer.citations[0].end] == answer.text
 
 
+def _candidates(qa: QA, question: str) -> dict[str, tuple[str, dict[str, float]]]:
+    """The reader's candidate sentences for ``question`` (20 passages): text -> (article title, features)."""
+    vector = qa.embedder.encode_queries([question])
+    passages = qa.retriever.search(question, k=20, query_vector=vector)
+    titles = {p.article_id: p.title for p in passages}
+    return {row.text: (titles[row.article_id], dict(zip(FEATURES, f, strict=True)))
+            for row, _, f in qa.reader.candidates(question, vector, passages, qa.store)}
+
+
 @pytest.mark.slow
 def test_the_question_words_of_an_articles_title_count_as_covered_in_its_sentences(
         built_index: Path, embedder: object) -> None:
     """Every sentence of the Nikola Tesla article covers "Nikola" of "When did Nikola Tesla die?",
     though the one that answers says only "Tesla died"; a sentence of another article does not."""
-    qa = QA(built_index, sample=False)
-    question = "When did Nikola Tesla die?"
-    vector = qa.embedder.encode_queries([question])
-    passages = qa.retriever.search(question, k=20, query_vector=vector)
-    titles = {p.article_id: p.title for p in passages}
-    assert "Nikola Tesla" in titles.values() and len(set(titles.values())) > 1
-    coverage = {row.text: (titles[row.article_id], dict(zip(FEATURES, f, strict=True)))
-                for row, _, f in qa.reader.candidates(question, vector, passages, qa.store)}
+    coverage = _candidates(QA(built_index, sample=False), "When did Nikola Tesla die?")
+    assert "Nikola Tesla" in {t for t, _ in coverage.values()} and len({t for t, _ in coverage.values()}) > 1
     title, features = coverage[SENTENCE]
     assert title == "Nikola Tesla"
     assert features["coverage"] == features["idf_coverage"] == features["window_idf_coverage"] == 1.0
@@ -93,11 +96,8 @@ def test_a_number_in_the_title_counts_only_where_a_sentence_says_it(built_index:
     Super Bowl 50?" is not answered with it."""
     qa = QA(built_index, sample=False)
     question = "Who won Super Bowl 50?"
-    vector = qa.embedder.encode_queries([question])
-    passages = qa.retriever.search(question, k=20, query_vector=vector)
-    coverage = {row.text: dict(zip(FEATURES, f, strict=True))["coverage"]
-                for row, _, f in qa.reader.candidates(question, vector, passages, qa.store)}
+    coverage = _candidates(qa, question)
     [xix] = [text for text in coverage if text.startswith("The San Francisco Bay Area last hosted in 1985")]
-    assert coverage[xix] == 0.75  # won, super, bowl; not 50
+    assert coverage[xix][1]["coverage"] == 0.75  # won, super, bowl; not 50
     answer = qa.answer(question)
     assert answer.found and "Broncos" in answer.text and "1985" not in answer.text
