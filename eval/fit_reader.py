@@ -338,7 +338,7 @@ def decide(a: Asked, fitted: Fitted, highlight: str = "surest") -> Outcome:
     if highlight == "surest":
         k = max((i for i in parts if i in read or i == j), key=lambda i: (a.has[i], i == j))
     s, e = a.spans[k]
-    key = a.texts[k] if question_type(a.question) == "reason" or e <= s else a.texts[k][s:e]
+    key = a.texts[k] if e <= s else a.texts[k][s:e]
     return Outcome(j, confidence, right, key, len(parts), len(read))
 
 
