@@ -74,7 +74,8 @@ def type_match(kind: str, text: str, exclude: set[str] = frozenset()) -> float: 
     """1.0 when ``text`` holds something of the asked-for kind that the question does not: for
     a date a year, a month or a century; for a number digits or a number written as a word;
     for a person or place a capitalised word after the first. Numbers as words and centuries
-    were chosen on each of five article folds (eval/README.md, "Numbers written as words")."""
+    put the answering sentence first more often on each of five article folds, and four of the
+    five chose them end to end (eval/README.md, "Numbers written as words")."""
     if kind == "other" or kind == "reason":
         return 0.0
     if kind == "date" and any(stem(m.group(1).lower()) not in exclude for m in _CENTURY.finditer(text)):

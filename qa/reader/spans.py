@@ -45,7 +45,7 @@ def key_span(question: str, sentence: str, weights: SpanWeights = SPAN_WEIGHTS) 
     Candidate phrases are runs of content words (with a leading article), dates, numbers and
     capitalised names that the question does not already contain; the one closest after the
     words the question and sentence share, and of the asked-for kind, wins. Why/how questions
-    get no key span: the sentence is the answer.
+    get none: their reason is a clause, not a phrase of a kind, and the extractor alone finds it.
     """
     kind = question_type(question)
     if kind == "reason":
