@@ -106,6 +106,7 @@ def test_where_tesla_died_is_read_from_the_sentence_that_says_so(tmp_path: Path)
     assert article.text[answer.citations[0].start:answer.citations[0].end] == answer.text
 
 
+@pytest.mark.slow
 def test_a_why_question_highlights_the_reason_inside_its_quote(tmp_path: Path) -> None:
     """Why and how questions get the extractor's span as their highlight, as other questions do:
     out of fold it is the reason more often than the whole sentence is (key-span EM and F1 rose
