@@ -8,6 +8,7 @@ import pytest
 
 from qa import QA
 from qa.reader.features import content_stems, question_type, stem, type_match
+from qa.reader.reader import _title_words
 from qa.reader.spans import clause_words, key_span, repeated_share
 from qa.settings import FEATURES, ReaderSettings
 
@@ -153,3 +154,19 @@ def test_a_number_in_the_title_counts_only_where_a_sentence_says_it(built_index:
     assert coverage[xix][1]["coverage"] == 0.75  # won, super, bowl; not 50
     answer = qa.answer(question)
     assert answer.found and "Broncos" in answer.text and "1985" not in answer.text
+
+
+@pytest.mark.parametrize(("title", "acronym"), [
+    ("Intergovernmental Panel on Climate Change", "ipcc"),  # "on" is not capitalised, so no letter
+    ("American Broadcasting Company", "abc"),
+    ("United Methodist Church", "umc"),
+    ("Immune system", None),  # one capital: "is" would match a word, not a name
+    ("Super Bowl 50", None),  # two letters
+])
+def test_a_titles_initials_count_as_its_words(title: str, acronym: str | None) -> None:
+    """"When was the IPCC set up?" is covered by "It was first established in 1988" in the article
+    titled "Intergovernmental Panel on Climate Change", as "When did Genghis Khan die?" is by "He
+    died in 1227" in the article "Genghis Khan"."""
+    words = _title_words(title)
+    assert content_stems(title) - {"50"} <= words
+    assert (acronym in words) if acronym else words == content_stems(title) - {"50"}

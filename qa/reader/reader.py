@@ -46,6 +46,9 @@ DEFINITION_CONFIDENCE = 0.9
 # Sentences of one paragraph are separated by at most this many characters (a space, or a
 # space and a citation mark's leftover); further apart, they are not neighbours.
 NEIGHBOUR_GAP = 2
+# A title's initials count as its words from this many letters: "IPCC" for "Intergovernmental
+# Panel on Climate Change", "ABC" for "American Broadcasting Company" (two letters match words).
+ACRONYM_LETTERS = 3
 
 
 class SentenceView(TermStatistics, Protocol):
@@ -376,7 +379,9 @@ def _title_words(title: str) -> set[str]:
     crisis"), and the article's sentences often speak of others ("Super Bowl XIX ... won by the
     home team 49ers" is no answer to who won Super Bowl 50), so a number counts only where a
     sentence says it."""
-    return {s for s in content_stems(title) if not any(c.isdigit() for c in s)}
+    words = {s for s in content_stems(title) if not any(c.isdigit() for c in s)}
+    initials = "".join(w[0] for w in re.findall(r"[^\W\d_]+", title) if w[0].isupper()).lower()
+    return words | {stem(initials)} if len(initials) >= ACRONYM_LETTERS else words
 
 
 def _neighbour(by_edge: dict[tuple[str, int], tuple[float, str]], article_id: str, edge: int,
