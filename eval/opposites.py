@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from qa.reader.contrary import by_word, opposite
 
 from . import defaults
 from .fit_reader import TARGETS
-from .threshold import FOLDS, Record, load, rates
+from .threshold import FOLDS, Record, rates, read
 
 # Written on 2026-11-28 (stop 39) before any was measured, after reading some of fold 0's
 # answered near-misses (the agree/disagree pairs came from that reading): contraries,
@@ -112,17 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None, help="(default: the shipped one)")
     parser.add_argument("--out", type=Path, default=None, help=f"(default: {defaults.reports_dir()})")
     args = parser.parse_args(argv)
-    missing = [p for p in args.records if not p.is_file()]
-    if missing:
-        print(f"error: no records at {missing[0]}", file=sys.stderr)
+    rows = read(args.records)
+    if rows is None:
         return 1
     from qa.settings import ReaderSettings
 
-    try:
-        rows = load(args.records)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
     # Records of a reader that already ships some of these pairs hold no answers for them to
     # decline: run this on the records of the code before them.
     report = choose(rows, SECOND_LIST, args.threshold if args.threshold is not None else ReaderSettings().threshold)

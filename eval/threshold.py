@@ -162,22 +162,31 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def read(paths: Sequence[Path]) -> list[Record] | None:
+    """``load``'s records for a command, or None once it has said on stderr, in a sentence, why
+    there are none to grade (a file missing, a run at a threshold, no out-of-fold records)."""
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        print(f"error: no records at {missing[0]}", file=sys.stderr)
+        return None
+    try:
+        rows = load(paths)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+    if not rows:
+        print("error: no out-of-fold records: run each fold's extractor (QA_EXTRACTOR_WEIGHTS)", file=sys.stderr)
+        return None
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa_eval.threshold", description=__doc__.split("\n")[0])
     parser.add_argument("records", type=Path, nargs="+", help="qa eval answers --threshold 0 --records files")
     parser.add_argument("--out", type=Path, default=None, help=f"(default: {defaults.reports_dir()})")
     args = parser.parse_args(argv)
-    missing = [p for p in args.records if not p.is_file()]
-    if missing:
-        print(f"error: no records at {missing[0]}", file=sys.stderr)
-        return 1
-    try:
-        rows = load(args.records)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    if not rows:
-        print("error: no out-of-fold records: run each fold's extractor (QA_EXTRACTOR_WEIGHTS)", file=sys.stderr)
+    rows = read(args.records)
+    if rows is None:
         return 1
     from qa.settings import ReaderSettings
 
