@@ -160,7 +160,7 @@ def test_a_number_in_the_title_counts_only_where_a_sentence_says_it(built_index:
     ("Intergovernmental Panel on Climate Change", "ipcc"),  # "on" is not capitalised, so no letter
     ("American Broadcasting Company", "abc"),
     ("United Methodist Church", "umc"),
-    ("Immune system", None),  # one capital: "is" would match a word, not a name
+    ("Immune system", None),  # one capital: too few letters to name anything
     ("Super Bowl 50", None),  # two letters
 ])
 def test_a_titles_initials_count_as_its_words(title: str, acronym: str | None) -> None:
