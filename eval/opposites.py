@@ -23,8 +23,8 @@ from typing import Any
 from qa.reader.contrary import by_word, opposite
 
 from . import defaults
-from .fit_reader import TARGETS
-from .threshold import FOLDS, Record, rates, read
+from .squad import article_folds
+from .threshold import FOLDS, Record, rates, read, shortfall
 
 # Written on 2026-11-28 (stop 39) before any was measured, after reading some of fold 0's
 # answered near-misses (the agree/disagree pairs came from that reading): contraries,
@@ -63,32 +63,26 @@ def flags(rows: Sequence[Record], pair: tuple[str, str]) -> set[int]:
     return {i for i, r in enumerate(rows) if r.found and opposite(r.question, r.quote, pairs) is not None}
 
 
-def shortfall(rows: Sequence[Record], at: Sequence[int], declined: set[int],
-              threshold: float) -> tuple[float, dict[str, float]]:
-    """The total shortfall from ``TARGETS`` (and the rates) of the records ``at``, those in
-    ``declined`` declined."""
-    graded = [rows[i].model_copy(update={"found": False}) if i in declined else rows[i] for i in at]
-    got = rates(graded, threshold)
-    return sum(max(0.0, target - got[row]) for row, target in TARGETS.items()), got
+def graded(rows: Sequence[Record], at: Sequence[int], declined: set[int]) -> list[Record]:
+    """The records ``at``, those in ``declined`` declined."""
+    return [rows[i].model_copy(update={"found": False}) if i in declined else rows[i] for i in at]
 
 
 def choose(rows: Sequence[Record], candidates: Sequence[tuple[str, str]], threshold: float) -> dict[str, Any]:
     """Each article fold's kept pairs (chosen on the other folds), the pooled out-of-fold figures,
     and the pairs every fold kept with what they decline."""
     flagged = {pair: flags(rows, pair) for pair in candidates}
-    titles = sorted({r.title for r in rows})
-    fold = {t: i % FOLDS for i, t in enumerate(titles)}
+    fold = article_folds((r.title for r in rows), FOLDS)
     everything = list(range(len(rows)))
     kept: list[list[tuple[str, str]]] = []
     declined: set[int] = set()
     for k in range(FOLDS):
         train = [i for i in everything if fold[rows[i].title] != k]
-        before = shortfall(rows, train, set(), threshold)[0]
-        chosen = [p for p in candidates if shortfall(rows, train, flagged[p], threshold)[0] < before - 1e-12]
+        before = shortfall(graded(rows, train, set()), threshold)
+        chosen = [p for p in candidates if shortfall(graded(rows, train, flagged[p]), threshold) < before - 1e-12]
         kept.append(chosen)
         declined |= {i for p in chosen for i in flagged[p] if fold[rows[i].title] == k}
-    before, at_before = shortfall(rows, everything, set(), threshold)
-    after, at_after = shortfall(rows, everything, declined, threshold)
+    unchanged, out_of_fold = graded(rows, everything, set()), graded(rows, everything, declined)
     every = [p for p in candidates if all(p in chosen for chosen in kept)]
 
     def counts(pair: tuple[str, str]) -> dict[str, int]:
@@ -98,9 +92,10 @@ def choose(rows: Sequence[Record], candidates: Sequence[tuple[str, str]], thresh
     return {
         "threshold": threshold, "folds": FOLDS, "candidates": len(candidates),
         "kept_by_fold": [["/".join(p) for p in chosen] for chosen in kept],
-        "shortfall_before": round(before, 4), "shortfall_out_of_fold": round(after, 4),
-        "before": {k: round(v, 4) for k, v in at_before.items()},
-        "out_of_fold": {k: round(v, 4) for k, v in at_after.items()},
+        "shortfall_before": round(shortfall(unchanged, threshold), 4),
+        "shortfall_out_of_fold": round(shortfall(out_of_fold, threshold), 4),
+        "before": {k: round(v, 4) for k, v in rates(unchanged, threshold).items()},
+        "out_of_fold": {k: round(v, 4) for k, v in rates(out_of_fold, threshold).items()},
         "kept_by_every_fold": {"/".join(p): counts(p) for p in every},
     }
 

@@ -39,6 +39,7 @@ from qa.metrics import auroc
 
 from . import defaults
 from .fit_reader import TARGETS, THRESHOLDS
+from .squad import article_folds
 
 FOLDS = 5
 CURVE = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # the report's rates at a few thresholds
@@ -114,8 +115,7 @@ def best_threshold(rows: Sequence[Record]) -> float:
 def by_folds(rows: Sequence[Record]) -> tuple[dict[str, float], list[float]]:
     """Each article fold graded at the threshold chosen on the others: the pooled rates (each
     fold's rows at its own threshold) and the thresholds chosen."""
-    titles = sorted({r.title for r in rows})
-    fold = {t: i % FOLDS for i, t in enumerate(titles)}
+    fold = article_folds((r.title for r in rows), FOLDS)
     chosen = [best_threshold([r for r in rows if fold[r.title] != k]) for k in range(FOLDS)]
     return _rounded(rates(rows, [chosen[fold[r.title]] for r in rows])), chosen
 
