@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.reader.contrary import OPPOSITES, opposite, other_name, other_year, unnegated
+from qa.reader.contrary import OPPOSITES, negated, negative_prefix, opposite, other_name, other_year, unnegated
 
 COURT = "The European Court of Justice is the highest court able to interpret European Union law."
 
@@ -56,6 +56,42 @@ def test_unnegated(question: str, quote: str, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(("question", "quote", "expected"), [
+    ("What did Dutch health authorities regard as necessary?", "The authorities regarded the treatment unnecessary.",
+     ("necessary", "unnecessary")),
+    ("Where is it unlikely that the immune system arose?", "It is likely that the immune system arose in fish.",
+     ("unlikely", "likely")),
+    ("Who approved the plans?", "Loudoun disapproved the plans.", ("approved", "disapproved")),
+    ("What are non-residential buildings?", "Residential buildings are homes.", None),  # it uses "residential"
+    ("What are residential buildings?", "Buildings are residential or non-residential.", None),  # the quote uses both
+    ("Who is able to legislate?", "Parliament is unable to legislate, and able to advise.", None),  # the root too
+    ("Where did Tesla study?", "Tesla did not study; he was untaught.", None),  # no root in the question
+    ("What did the form say?", "The letter said to inform them.", ("form", "inform")),  # a prefix is only letters
+])
+def test_negative_prefix(question: str, quote: str, expected: tuple[str, str] | None) -> None:
+    assert negative_prefix(question, quote) == expected
+
+
+RULES = "The principles are unwritten rules which are not expressly provided for in the treaties."
+
+
+@pytest.mark.parametrize(("question", "quote", "expected"), [
+    ("What type of rules are expressly provided for in treaties?", RULES,
+     ("expressly provided", "not expressly provided")),
+    ("What type of rules are Expressly Provided for?", RULES, ("Expressly Provided", "not expressly provided")),
+    ("Who graduated from the university?", "He never graduated from the university.",
+     ("graduated from", "never graduated from")),
+    ("Who graduates from the university?", "He didn't graduate from it.", ("graduates from", "didn't graduate from")),
+    ("What type of rules are not expressly provided for?", RULES, None),  # the question negates too
+    ("Did Tesla graduate from the university?", "He never graduated from the university.", None),  # asks whether
+    ("What type of rules are provided for in treaties?", RULES, None),  # one word in a row only
+    ("What rules are in the treaties?", "No treaty holds rules.", None),  # "treaty holds" is not in the question
+    ("What type of rules are expressly written?", "Some rules are not", None),  # nothing after the negation
+])
+def test_negated(question: str, quote: str, expected: tuple[str, str] | None) -> None:
+    assert negated(question, quote) == expected
+
+
+@pytest.mark.parametrize(("question", "quote", "expected"), [
     ("What did Priestley publish in 1774?", "Priestley published his findings in 1775 in a paper.", ("1774", "1775")),
     ("What did Priestley publish in 1775?", "Priestley published his findings in 1775 in a paper.", None),
     ("What did Priestley publish in 1774?", "Priestley published his findings in a paper.", None),  # no year said
@@ -91,6 +127,9 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
     ("Who was born in the Kremlin?", "Putin was born in the White House.", None),  # only stopwords beside it
     ("When did Tesla enroll at German Polytechnic?", "In 1875, Tesla enrolled at Austrian Polytechnic in Graz.",
      ("German", "Austrian")),
+    # an article between the words before the name and the other name
+    ("What did Heath ask Norway to do?", "In 1970 Heath asked the British to join.", ("Norway", "British")),
+    ("What did Heath ask Norway to do?", "In 1970 Heath asked a friend to join.", None),  # no name after it
     # a sentence's first word
     ("When did Tesla enroll at German Polytechnic?", "Austrian Polytechnic admitted Tesla in 1875.", None),
     # an acronym is no name

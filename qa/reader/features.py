@@ -27,7 +27,7 @@ _CENTURY = re.compile(
     r"\b(\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh"
     r"|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth"
     r"|twenty-first)[\s-]+centur", re.IGNORECASE)
-_QUESTION_WORD = re.compile(r"\b(what|which|when|where|who|whom|whose|why|how)\b")
+QUESTION_WORD = re.compile(r"\b(what|which|when|where|who|whom|whose|why|how)\b")
 BM25_HALF = 5.0  # the raw BM25 at which ``bm25_absolute`` reaches one half
 
 
@@ -61,7 +61,7 @@ def _asking_word(question: str) -> re.Match[str] | None:
     """The question word that asks, in a lower-cased question: the first, unless the question
     opens with a "When ..." clause that a later one follows ("When many people are arrested,
     what is a common tactic?")."""
-    words = list(_QUESTION_WORD.finditer(question))
+    words = list(QUESTION_WORD.finditer(question))
     if not words:
         return None
     comma = question.find(",")

@@ -11,9 +11,9 @@ has-answer score joins theirs and whose span becomes the highlight. The confiden
 function of the chosen sentence's scores, calibrated on the SQuAD dev split (``eval/``). A
 question asking what a name is ("Who is X?") is answered from the sentence that defines X, when
 one does (``Reader.defined``), at a fixed confidence. A quote that uses the opposite of a word of
-the question, dates itself by another year or negates nothing where the question does, or whose
-answering sentence has another name where the question has one it never mentions, is declined
-(``qa.reader.contrary``).
+the question, dates itself by another year, negates nothing where the question does or negates
+the question's words where it does not, or whose answering sentence has another name where the
+question has one it never mentions, is declined (``qa.reader.contrary``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Protocol
 
 from qa.embedding import Vectors
 from qa.models import Passage
-from qa.reader.contrary import opposite, other_name, other_year, unnegated
+from qa.reader.contrary import negated, negative_prefix, opposite, other_name, other_year, unnegated
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
@@ -358,15 +358,17 @@ class Mentions:
 def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], answering: str | None,
                      timings: dict[str, float]) -> Reading:
     """``reading`` with ``timings``, or a decline when its quote uses the opposite of a word of
-    the question, names other years than the question's, or negates nothing where the question
-    does, or when ``answering`` (the quote's sentence holding the answer; None when the quote is
-    one sentence) has another name in the place of one it never mentions (``qa.reader.contrary``).
-    The quote's text is that of the candidates it spans."""
+    the question, names other years than the question's, negates nothing where the question does
+    or negates two of its words in a row where it does not, or when ``answering`` (the quote's
+    sentence holding the answer; None when the quote is one sentence) has another name in the
+    place of one it never mentions (``qa.reader.contrary``). The quote's text is that of the
+    candidates it spans."""
     assert reading.quote is not None  # both callers pass an answer
     article_id, start, end = reading.quote
     quote = " ".join(c.sentence.text for c in scored
                      if c.sentence.article_id == article_id and start <= c.sentence.start and c.sentence.end <= end)
-    said = opposite(question, quote) or other_year(question, quote) or other_name(question, answering or quote)
+    said = (opposite(question, quote) or negative_prefix(question, quote) or other_year(question, quote)
+            or other_name(question, answering or quote) or negated(question, quote))
     negation = unnegated(question, quote)
     if said is not None or negation is not None:
         return Reading(confidence=0.0, contrary=said, unnegated=negation, timings_ms=timings)
