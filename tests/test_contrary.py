@@ -130,6 +130,10 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
     # an article between the words before the name and the other name
     ("What did Heath ask Norway to do?", "In 1970 Heath asked the British to join.", ("Norway", "British")),
     ("What did Heath ask Norway to do?", "In 1970 Heath asked a friend to join.", None),  # no name after it
+    # an auxiliary between the other name and the words after the question's
+    ("What was Srodmiescie ranked the 7th greatest of?", "Moreover, Warsaw was ranked as the 7th greatest market.",
+     ("Srodmiescie", "Warsaw")),
+    ("What was Srodmiescie ranked?", "Moreover, it was ranked as the 7th greatest market.", None),  # no name before it
     # a sentence's first word
     ("When did Tesla enroll at German Polytechnic?", "Austrian Polytechnic admitted Tesla in 1875.", None),
     # an acronym is no name

@@ -43,7 +43,8 @@ negation of the question's words"):
   measured and left out. Later the folds chose, over neither, both of: the words beside compared
   by their stems ("Yale compete" against "Harvard Crimson competes"), and an ordinal or a season
   swapped as a name is ("fifth" against "Fourth", "summer" against "winter"); at stop 40, an
-  article passed over before the other name ("asked the British" against "ask Norway").
+  article passed over before the other name ("asked the British" against "ask Norway") and an
+  auxiliary after it ("Warsaw was ranked" against "Srodmiescie ranked").
 - A negative prefix: every fold chose "un", "dis", "non", "in", "im", "il" and "ir" over none, and
   four of five over "un" and "dis" alone (stop 40).
 - The negations are those of the near-miss checks measured at stop 15 (``qa_eval.fit_reader``),
@@ -99,6 +100,10 @@ _CLASSES = frozenset(KINDS.values())
 # Passed over between the words before a name and the other name in the sentence: "Heath asked
 # the British" has "the British" where "What did Heath ask Norway to do?" has "Norway".
 ARTICLES = frozenset(("the", "a", "an"))
+# Passed over between the other name and the words after it: "Warsaw was ranked" has "Warsaw"
+# where "What was Srodmiescie ranked the 7th greatest of?" has "Srodmiescie".
+AUXILIARIES = frozenset(("has", "have", "had", "was", "were", "is", "are", "will", "would", "did", "does", "do",
+                         "can", "could"))
 _WHOLE_YEAR = re.compile(r"(?<![\w.,])(1\d{3}|20\d{2})(?![\w'’]|[.,]\d)")  # on its own: not "1970s", "1970's", "1862.5"
 
 
@@ -142,16 +147,16 @@ def negative_prefix(question: str, quote: str) -> tuple[str, str] | None:
 
     An opposite that no list can hold, for any word may take a prefix. Words are compared by their
     stems, a hyphenated word as a whole and by its parts: "non-residential" uses "residential", so
-    it is no opposite of it. The word after a prefix has four letters or more; "inform" against
-    "form" counts, though it is no negation, for it is rare that one text says "form" and the
-    other "inform" without "form", and near-misses do (the article folds chose the prefixes "in"
-    and "im" with the others: eval/README.md, "A negative prefix").
+    it is no opposite of it. The word after a prefix has four letters or more. Some words so
+    paired are no negation ("inform" and "form", "imprisoned" and "prisoner"); one text using the
+    one and the other text the other alone is rare, and the article folds chose "in" and "im" with
+    the other prefixes (eval/README.md, "A negative prefix").
     """
     asked, said = _stemmed(question), _stemmed(quote)
-    for one, other, flip in ((asked, said, False), (said, asked, True)):
-        for word, root in one[1]:
-            if word not in other[0] and root in other[0] and root not in one[0]:
-                found = (one[0][word], other[0][root])
+    for (words, negatives), (others, _), flip in ((asked, said, False), (said, asked, True)):
+        for word, root in negatives:
+            if word not in others and root in others and root not in words:
+                found = (words[word], others[root])
                 return (found[1], found[0]) if flip else found
     return None
 
@@ -229,11 +234,12 @@ def other_name(question: str, sentence: str) -> tuple[str, str] | None:
     The words beside a name are the word next to it, or when that is a stopword ("in", "of") that
     stopword and the word beyond it ("plague in"), compared by their stems ("Yale compete" against
     "Harvard Crimson competes"); an article after the words before it is passed over ("Heath asked
-    the British" against "What did Heath ask Norway to do?"). A name of several words is swapped
-    only as a whole: the rest of it must stand around the other name as in the question ("United
-    Methodist Church" is not "United States"). A capitalised word at the start of a sentence is no
-    name (its capital says nothing), nor is an acronym (``qa.reader.names`` leaves them out of the
-    question's names too, with its first word).
+    the British" against "What did Heath ask Norway to do?"), as is an auxiliary before the words
+    after it ("Warsaw has seen" against "When has Bloc seen many improvements?"). A name of
+    several words is swapped only as a whole: the rest of it must stand around the other name as
+    in the question ("United Methodist Church" is not "United States"). A capitalised word at the
+    start of a sentence is no name (its capital says nothing), nor is an acronym
+    (``qa.reader.names`` leaves them out of the question's names too, with its first word).
     """
     terms = set(particulars(question))
     asked = _tokens(question)
@@ -254,6 +260,8 @@ def other_name(question: str, sentence: str) -> tuple[str, str] | None:
                     continue
                 if step == 1 and said_keys[k] in ARTICLES and k + 1 < len(said):
                     k += 1
+                elif step == -1 and said_keys[k] in AUXILIARIES and k >= 1:
+                    k -= 1
                 other, other_key, other_kind = said[k]
                 if (_alike(key, kind, other_key, other_kind) and other_key not in words
                         and unmentioned([_term(other_key)], question)
