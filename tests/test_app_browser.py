@@ -17,6 +17,7 @@ import platform
 import re
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from playwright.sync_api import (
 
 from qa.ingest import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES
 from qa.models import Answer, Citation, Passage, Span
+from qa.store.files import DATABASE
 from qa.web.render import check_upload, render_answer, render_question, render_sources, safe_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,11 +126,18 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
 
 
 @pytest.fixture(scope="session")
-def app_url(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python app.py`` on a free loopback port over a private copy of the small index."""
-    workdir = tmp_path_factory.mktemp("app")
-    index = workdir / "index"
+def app_index(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the small index, for ``app_url`` to serve and the tests to change."""
+    index = tmp_path_factory.mktemp("app") / "index"
     shutil.copytree(built_index, index)
+    return index
+
+
+@pytest.fixture(scope="session")
+def app_url(app_index: Path) -> Iterator[str]:
+    """``python app.py`` on a free loopback port over ``app_index``."""
+    workdir = app_index.parent
+    index = app_index
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     log = workdir / "app.log"
@@ -519,9 +529,14 @@ def test_markup_in_articles_and_questions_never_runs(
 @pytest.mark.browser
 @pytest.mark.slow
 def test_upload_type_and_size_limits(
-        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path, app_index: Path) -> None:
     page, watch = session
     page.get_by_role("tab", name="Corpus").click()
+    # The header is first drawn with the counts of the app's start, then read again on load;
+    # earlier tests added articles, so wait for the load's counts, which the index on disk says.
+    articles = _indexed_articles(app_index)
+    page.wait_for_function("n => document.querySelector('#qa-header .qa-stats').innerText.startsWith(n)",
+                           arg=f"{articles:,} articles", timeout=30_000)
     counts_before = page.locator("#qa-header .qa-stats").inner_text()
     upload = page.locator("#qa-upload input[type=file]")
 
@@ -540,7 +555,14 @@ def test_upload_type_and_size_limits(
     page.locator("#qa-add").click()  # nothing valid was uploaded: a warning, no ingest
     page.get_by_text("Choose one or more files").first.wait_for(timeout=30_000)
     assert page.locator("#qa-header .qa-stats").inner_text() == counts_before
+    assert _indexed_articles(app_index) == articles
     _assert_clean(page, watch)
+
+
+def _indexed_articles(index: Path) -> int:
+    """How many articles the index's database holds, read beside the app that writes it."""
+    with closing(sqlite3.connect(f"file:{index / DATABASE}?mode=ro", uri=True)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
 
 @pytest.mark.browser
