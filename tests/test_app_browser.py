@@ -137,7 +137,6 @@ def app_index(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def app_url(app_index: Path) -> Iterator[str]:
     """``python app.py`` on a free loopback port over ``app_index``."""
     workdir = app_index.parent
-    index = app_index
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     log = workdir / "app.log"
@@ -146,7 +145,7 @@ def app_url(app_index: Path) -> Iterator[str]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
-             "--index", str(index)],
+             "--index", str(app_index)],
             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
