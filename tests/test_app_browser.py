@@ -531,8 +531,8 @@ def test_upload_type_and_size_limits(
         session: tuple[Page, Watch], request: pytest.FixtureRequest, tmp_path: Path, app_index: Path) -> None:
     page, watch = session
     page.get_by_role("tab", name="Corpus").click()
-    # The header is first drawn with the counts of the app's start, then read again on load;
-    # earlier tests added articles, so wait for the load's counts, which the index on disk says.
+    # The header's counts are read as the page loads; wait for them (the index on disk says
+    # them, earlier tests having added articles) before taking them as the baseline.
     articles = _indexed_articles(app_index)
     page.wait_for_function("n => document.querySelector('#qa-header .qa-stats').innerText.startsWith(n)",
                            arg=f"{articles:,} articles", timeout=30_000)
@@ -562,6 +562,46 @@ def _indexed_articles(index: Path) -> int:
     """How many articles the index's database holds, read beside the app that writes it."""
     with closing(sqlite3.connect(f"file:{index / DATABASE}?mode=ro", uri=True)) as db:
         return int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+
+# Records every text the header's counts line shows, from the page's first drawing on.
+HEADER_WATCH_JS = """
+window.qaStatsSeen = [];
+new MutationObserver(() => {
+  const el = document.querySelector('#qa-header .qa-stats');
+  const seen = window.qaStatsSeen;
+  if (el && seen[seen.length - 1] !== el.textContent) seen.push(el.textContent);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_page_opened_after_an_upload_never_shows_older_counts(
+        browser: Browser, app_url: str, app_index: Path, tmp_path: Path) -> None:
+    """The header's counts are read as each page loads: a tab opened after an upload shows the
+    index's counts from its first drawing, never those of the app's start."""
+    page, watch = _open(browser, app_url)
+    added = tmp_path / "quillon-bridge.md"
+    added.write_text("# The Quillon Bridge\n\nThe Quillon bridge was opened in 1887.\n", encoding="utf-8")
+    assert "Added 1" in _upload(page, [added]).inner_text()
+    _assert_clean(page, watch)
+    page.context.close()
+
+    articles = f"{_indexed_articles(app_index):,} articles"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(HEADER_WATCH_JS)
+    try:
+        fresh = context.new_page()
+        fresh.goto(app_url)
+        fresh.wait_for_function(
+            "n => (document.querySelector('#qa-header .qa-stats') || {}).textContent?.startsWith(n)",
+            arg=articles, timeout=30_000)
+        seen = fresh.evaluate("window.qaStatsSeen")
+    finally:
+        context.close()
+    counted = [text for text in seen if "articles" in text]
+    assert counted and all(text.startswith(articles) for text in counted), seen
 
 
 @pytest.mark.browser

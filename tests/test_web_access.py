@@ -120,6 +120,15 @@ def test_loopback_without_credential_writes_without_a_password(serve_app: Callab
     assert {a.title for a in app.qa.articles()} == {"Alpha", "Beta"}
     assert app.qa.audit_log()[0].actor == "web:local@127.0.0.1"
     assert app.cached() == []  # ingested files are removed from the upload cache
+    # Other clients (sessions that never saw the upload) can ask only the article added after the
+    # app started, and delete it.
+    beta = next(a.id for a in app.qa.articles() if a.title == "Beta")
+    chat, _, _ = app.client().predict("What is the second letter?", 5, "fused", [beta], "", "", "",
+                                      api_name="/ask")
+    reply = str(chat[-1]["content"])
+    assert "qa-found" in reply and "is the second letter." in reply and "only: “Beta”" in reply
+    assert f"Deleted {beta}" in app.client().predict(beta, None, api_name="/delete")[0]
+    assert {a.title for a in app.qa.articles()} == {"Alpha"}
 
 
 def test_a_replacement_waits_for_the_admin_to_confirm(serve_app: Callable[..., Served],

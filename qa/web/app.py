@@ -190,11 +190,18 @@ def _inform(message: str) -> None:
     gr.Info(escape(message))
 
 
-def _header(qa: QA) -> str:
-    stats = qa.stats()
+def _header(qa: QA | None) -> str:
+    """The page's title block with the index's counts, or, without ``qa``, a line saying they are
+    being read. A page is drawn from the app's build, so counts put there are those of the app's
+    start and stale in every tab opened after an upload; each page fills them in on load."""
+    if qa is None:
+        counts = "Reading the index…"
+    else:
+        stats = qa.stats()
+        counts = (f"{stats.articles:,} articles · {stats.chunks:,} passages · "
+                  f"{stats.sentences:,} sentences indexed")
     return (f'<div id="qa-header"><h1>{TITLE}</h1><p class="qa-subtitle">{SUBTITLE}</p>'
-            f'<div class="qa-stats">{stats.articles:,} articles · {stats.chunks:,} passages · '
-            f"{stats.sentences:,} sentences indexed</div></div>")
+            f'<div class="qa-stats">{counts}</div></div>')
 
 
 def _articles_table(articles: Sequence[ArticleInfo]) -> list[list[Any]]:
@@ -274,6 +281,9 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
         >>> serve(demo, "0.0.0.0", 7860)
     """
     default_k = qa.settings.retrieval.k
+    # The article choices until a page's load reads them again. Gradio checks a value against the
+    # choices its session last saw, so the article dropdowns take any value too: an API client
+    # that never loads a page may delete or ask about an article added since the app started.
     listed = qa.articles()
     access = access_mode(host, credential)
     suffixes = upload_suffixes(qa.settings)
@@ -484,7 +494,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
         return gr.skip()
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
-        header = gr.HTML(_header(qa), elem_id="qa-header-block", js_on_load=None)
+        header = gr.HTML(_header(None), elem_id="qa-header-block", js_on_load=None)
         messages = gr.State(list[Message]())
         turns = gr.State(list[Turn]())
         answers = gr.State(list[Answer]())  # what each chat answer cited, for the article view
@@ -510,6 +520,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
                     with gr.Accordion("Ask only some articles", open=False, elem_id="qa-filter"):
                         only_ids = gr.Dropdown(
                             choices=_article_choices(listed), value=[], multiselect=True, filterable=True,
+                            allow_custom_value=True,
                             label="Articles", info="type to search the titles; none chosen: all articles",
                             elem_id="qa-filter-articles")
                         with gr.Row():
@@ -550,7 +561,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
                         table = gr.Dataframe(
-                            value=_articles_table(listed), headers=TABLE_HEADERS,
+                            value=[], headers=TABLE_HEADERS,
                             datatype=["str", "str", "str", "number", "str"], interactive=False,
                             label="Indexed articles", elem_id="qa-articles", wrap=True,
                             max_height=420, column_widths=["30%", "16%", "15%", "11%", "28%"],
@@ -558,7 +569,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
                         with gr.Row(equal_height=False, elem_id="qa-delete-row", visible=access != "read-only"):
                             doomed = gr.Dropdown(choices=_article_choices(listed), value=None,
                                                  label="Article to delete", scale=4,
-                                                 elem_id="qa-delete-id")
+                                                 allow_custom_value=True, elem_id="qa-delete-id")
                             delete_button = gr.Button("Delete", variant="stop", scale=1,
                                                       min_width=100, elem_id="qa-delete")
                         with gr.Group(visible=False, elem_id="qa-delete-confirm") as delete_confirmation:
@@ -626,6 +637,8 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
                            show_progress="hidden")
         corpus_tab.select(refresh_corpus, None, corpus_outputs, queue=False,
                           show_progress="hidden")
+        # The corpus (the header's counts, the table, the choices) is read for each page as it
+        # loads: what the build put in the page is the app's start's, stale after an upload.
         demo.load(refresh_corpus, None, corpus_outputs, queue=False, show_progress="hidden")
         demo.load(None, None, None, js=OPEN_JS)
     return demo
