@@ -210,10 +210,11 @@ def rates(articles: Sequence[Article], sentences_per_chunk: float, texts: int = 
     """
     pieces: list[str] = []
     chunks = 0
+    index = IndexSettings()
     for article in articles:
         sentences = split_sentences(article.text)
-        found = chunk_article(article, sentences, IndexSettings())
-        pieces += texts_of(article, found, sentences, IndexSettings())
+        found = chunk_article(article, sentences, index)
+        pieces += texts_of(article, found, sentences, index)
         chunks += len(found)
         if len(pieces) >= texts:
             break
