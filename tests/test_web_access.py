@@ -127,6 +127,9 @@ def test_loopback_without_credential_writes_without_a_password(serve_app: Callab
                                       api_name="/ask")
     reply = str(chat[-1]["content"])
     assert "qa-found" in reply and "is the second letter." in reply and "only: “Beta”" in reply
+    chat, _, _ = app.client().predict("What is the second letter?", 5, "fused", ["Beta"], "", "", "",
+                                      api_name="/ask")  # a title is not an id: refused, not asked
+    assert "“Beta” is not the id of an indexed article" in str(chat[-1]["content"])
     assert f"Deleted {beta}" in app.client().predict(beta, None, api_name="/delete")[0]
     assert {a.title for a in app.qa.articles()} == {"Alpha"}
 

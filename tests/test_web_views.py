@@ -24,7 +24,7 @@ from qa.web.render import (
     render_delete_question,
     render_sources,
 )
-from qa.web.scope import describe, filters_from_form
+from qa.web.scope import check_articles, describe, filters_from_form
 
 HOSTILE = '<script>window.pwned=1</script><img src=x onerror="alert(1)"> ${x} {{y}}'
 LANTERNS = """# Lanterns of Quenby
@@ -88,6 +88,14 @@ def test_date_and_article_filters_from_the_form(two_authors: QA) -> None:
         filters_from_form([], "3 March", "", "")
     with pytest.raises(QueryError, match="before it starts"):
         filters_from_form([], "2021-01-01", "2020-01-01", "")
+
+
+def test_a_filter_naming_no_indexed_article_is_refused() -> None:
+    titles = {"alpha-1": "Alpha"}
+    check_articles(Filters(article_ids=["alpha-1"]), titles)
+    check_articles(None, titles)  # no filter, nothing to check
+    with pytest.raises(QueryError, match="“Tesla” is not the id of an indexed article"):
+        check_articles(Filters(article_ids=["alpha-1", "Tesla"]), titles)
 
 
 def test_the_filter_in_words_names_titles_authors_and_dates() -> None:

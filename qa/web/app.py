@@ -60,8 +60,8 @@ from qa.web.render import (
     render_sources,
     render_sources_placeholder,
 )
+from qa.web.scope import check_articles, filters_from_form
 from qa.web.scope import describe as describe_scope
-from qa.web.scope import filters_from_form
 from qa.web.starting import Starting, serving
 from qa.web.uploads import UploadGate, UploadPolicy, discard, upload_suffixes
 
@@ -312,9 +312,10 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
         """The filter form in words, for the line above the question box ("" when it is empty)."""
         try:
             filters = filters_from_form(ids, date_from, date_to, author)
+            titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
+            check_articles(filters, titles)
         except QAError as e:
             return f'<div class="qa-scope qa-scope-error">{escape(str(e))}</div>'
-        titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
         described = describe_scope(filters, titles)
         return f'<div class="qa-scope">{escape(described)}</div>' if described else ""
 
@@ -356,6 +357,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
         try:
             filters = filters_from_form(ids, date_from, date_to, author)
             titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
+            check_articles(filters, titles)
             retrieval_mode = cast(RetrievalMode, mode if mode in MODES else "fused")
             answer: Answer = qa.answer(asked, k=int(k), history=turns, mode=retrieval_mode, filters=filters)
         except Exception as e:

@@ -54,6 +54,21 @@ def filters_from_form(article_ids: Sequence[str] | None, published_from: str | N
     return None if filters == Filters() else filters
 
 
+def check_articles(filters: Filters | None, titles: Mapping[str, str]) -> None:
+    """Refuse a filter naming an article that ``titles`` (id: title of every indexed article)
+    lacks. The chat's article list takes typed values, so that an API client may name an article
+    added since the app started; a typed word that is no article's id would otherwise ask no
+    article at all and decline every question.
+
+    Raises:
+        QueryError: names the first unknown id.
+    """
+    unknown = [i for i in (filters.article_ids or []) if i not in titles] if filters else []
+    if unknown:
+        raise QueryError(f"“{unknown[0]}” is not the id of an indexed article; choose the articles "
+                         "from the list.")
+
+
 def describe(filters: Filters | None, titles: Mapping[str, str]) -> str:
     """The filter as one plain sentence ("" for none); ``titles`` maps article ids to titles."""
     if filters is None:
