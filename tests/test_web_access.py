@@ -120,18 +120,28 @@ def test_loopback_without_credential_writes_without_a_password(serve_app: Callab
     assert {a.title for a in app.qa.articles()} == {"Alpha", "Beta"}
     assert app.qa.audit_log()[0].actor == "web:local@127.0.0.1"
     assert app.cached() == []  # ingested files are removed from the upload cache
-    # Other clients (sessions that never saw the upload) can ask only the article added after the
-    # app started, and delete it.
+    # Another client (a session that never saw the upload) can delete the article added after the
+    # app started; a filter naming a title, not an id, is refused before anything is asked.
+    beta = next(a.id for a in app.qa.articles() if a.title == "Beta")
+    chat, _, _ = app.client().predict("What is the second letter?", 5, "fused", ["Beta"], "", "", "",
+                                      api_name="/ask")
+    assert "“Beta” is not the id of an indexed article" in str(chat[-1]["content"])
+    assert f"Deleted {beta}" in app.client().predict(beta, None, api_name="/delete")[0]
+    assert {a.title for a in app.qa.articles()} == {"Alpha"}
+
+
+@pytest.mark.slow
+def test_another_client_asks_only_an_article_added_after_the_start(serve_app: Callable[..., Served],
+                                                                    tmp_path: Path) -> None:
+    """The article list of a session that never saw the upload takes the new article's id."""
+    app = serve_app("127.0.0.1", None)
+    (tmp_path / "beta.md").write_text("# Beta\n\nBeta is the second letter.\n", encoding="utf-8")
+    assert "Added 1" in _upload(app.client(), tmp_path / "beta.md", None)[0]
     beta = next(a.id for a in app.qa.articles() if a.title == "Beta")
     chat, _, _ = app.client().predict("What is the second letter?", 5, "fused", [beta], "", "", "",
                                       api_name="/ask")
     reply = str(chat[-1]["content"])
     assert "qa-found" in reply and "is the second letter." in reply and "only: “Beta”" in reply
-    chat, _, _ = app.client().predict("What is the second letter?", 5, "fused", ["Beta"], "", "", "",
-                                      api_name="/ask")  # a title is not an id: refused, not asked
-    assert "“Beta” is not the id of an indexed article" in str(chat[-1]["content"])
-    assert f"Deleted {beta}" in app.client().predict(beta, None, api_name="/delete")[0]
-    assert {a.title for a in app.qa.articles()} == {"Alpha"}
 
 
 def test_a_replacement_waits_for_the_admin_to_confirm(serve_app: Callable[..., Served],
