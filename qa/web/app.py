@@ -41,6 +41,7 @@ from starlette.middleware import Middleware
 from qa import QA, QAError
 from qa.access import AdminCredential, access_mode, describe, load_credential, require_write
 from qa.models import Answer, ArticleInfo, IngestReport, Rejection, RetrievalMode, Span, Turn
+from qa.retrieval import Filters
 from qa.settings import Settings
 from qa.web.quality import default_reports, render_quality
 from qa.web.render import (
@@ -307,13 +308,20 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
     def refresh_corpus() -> tuple[Any, ...]:
         return corpus_showing(())
 
+    def scoped(ids: Sequence[str] | None, date_from: str | None, date_to: str | None,
+               author: str | None) -> tuple[Filters | None, dict[str, str]]:
+        """The filter form's ``Filters`` and, when it names articles, every indexed article's title
+        by id (empty otherwise); a ``QAError`` says why the form cannot be asked."""
+        filters = filters_from_form(ids, date_from, date_to, author)
+        titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
+        check_articles(filters, titles)
+        return filters, titles
+
     def scope_of(ids: Sequence[str] | None, date_from: str | None, date_to: str | None,
                  author: str | None) -> str:
         """The filter form in words, for the line above the question box ("" when it is empty)."""
         try:
-            filters = filters_from_form(ids, date_from, date_to, author)
-            titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
-            check_articles(filters, titles)
+            filters, titles = scoped(ids, date_from, date_to, author)
         except QAError as e:
             return f'<div class="qa-scope qa-scope-error">{escape(str(e))}</div>'
         described = describe_scope(filters, titles)
@@ -355,9 +363,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
         pending = [*messages, {"role": "assistant", "content": render_pending()}]
         yield messages, pending, gr.skip(), gr.skip(), gr.skip(), ""  # the placeholder is never state
         try:
-            filters = filters_from_form(ids, date_from, date_to, author)
-            titles = {a.id: a.title for a in qa.articles()} if filters and filters.article_ids else {}
-            check_articles(filters, titles)
+            filters, titles = scoped(ids, date_from, date_to, author)
             retrieval_mode = cast(RetrievalMode, mode if mode in MODES else "fused")
             answer: Answer = qa.answer(asked, k=int(k), history=turns, mode=retrieval_mode, filters=filters)
         except Exception as e:
