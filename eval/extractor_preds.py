@@ -63,7 +63,12 @@ def to_read(raw: dict[str, Any], bundle: dict[str, Any], reader: Reader) -> Iter
 def read_all(data: Path) -> dict[str, object]:
     """Every candidate's (null logit, best-span logit, span start, span end) in its sentence."""
     raw, bundle = candidates(data)
-    reader = Reader(BundledExtractor(Settings.from_env().extractor_weights))
+    extractor = BundledExtractor(Settings.from_env().extractor_weights)
+    if extractor.reads_title:
+        raise SystemExit("This extractor reads each sentence after its article's title, and reader_data's "
+                         "candidates do not carry titles: its readings here would not be the runtime's. "
+                         "Name a model trained without --title in QA_EXTRACTOR_WEIGHTS.")
+    reader = Reader(extractor)
     predictions: list[list[float | int]] = []
     for fresh in to_read(raw, bundle, reader):
         question = fresh[0][1]

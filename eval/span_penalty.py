@@ -59,7 +59,8 @@ def _scores(ex: Example, reader: Reader, extractor: BundledExtractor) -> Scores:
     for penalty in PENALTIES:
         extractor.repeat_penalty = penalty
         for hinted in (True, False):
-            guess = extractor.spans(question, [text], [hint if hinted else None], reader.settings.hint_margin)[0]
+            guess = extractor.spans(question, [text], [hint if hinted else None], reader.settings.hint_margin,
+                                    [ex["title"]])[0]
             span = text[guess.start:guess.end]
             scores[penalty, hinted] = (max(exact_match(span, g[2]) for g in ex["golds"]),
                                        max(f1_score(span, g[2]) for g in ex["golds"]))

@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from qa.chunking import split_sentences
 from qa.metrics import auroc, exact_match, f1_score
+from qa.reader.decoding import titled
 from qa.reader.extractor import WEIGHTS_DIR, BundledExtractor, Extractor, load_base
 from qa.reader.features import content_stems
 
@@ -55,6 +56,11 @@ from . import extractor_recipe as recipe
 from .squad import split_titles
 
 Example = dict[str, Any]
+
+
+def title(article: dict[str, Any]) -> str:
+    """An article's title as ingest stores it (``qa.ingest.formats``: underscores as spaces)."""
+    return str(article["title"]).replace("_", " ")
 
 
 def examples(articles: list[dict[str, Any]]) -> list[Example]:
@@ -75,10 +81,23 @@ def examples(articles: list[dict[str, Any]]) -> list[Example]:
                 cs, ce = cover[0][0], cover[-1][1]
                 negatives = [context[s:e] for s, e in sentences
                              if (e <= cs or s >= ce) and not any(g[2] in context[s:e] for g in golds)]
-                out.append({"id": qa["id"], "question": qa["question"], "text": context[cs:ce],
+                out.append({"id": qa["id"], "question": qa["question"], "text": context[cs:ce], "title": title(article),
                             "negatives": negatives, "hard": [],
                             "golds": [(s - cs, e - cs, t) for s, e, t in golds if s >= cs and e <= ce]})
     return out
+
+
+def after_title(ex: Example) -> Example:
+    """``ex`` (an answerable question's or a near-miss's) with each of its texts read after its
+    article's title (``qa.reader.decoding.titled``, as a title-reading extractor reads them) and
+    its gold spans moved along."""
+    before = titled(ex["title"])
+    moved = {**ex, "text": before + ex["text"]}
+    if "golds" in ex:
+        moved["golds"] = [(s + len(before), e + len(before), t) for s, e, t in ex["golds"]]
+        moved["negatives"] = [before + t for t in ex["negatives"]]
+        moved["hard"] = [before + t for t in ex["hard"]]
+    return moved
 
 
 def near_misses(articles: list[dict[str, Any]]) -> list[Example]:
@@ -94,7 +113,7 @@ def near_misses(articles: list[dict[str, Any]]) -> list[Example]:
                     continue
                 asked = content_stems(qa["question"])
                 best = max(sentences, key=lambda text: len(asked & content_stems(text)))
-                out.append({"id": qa["id"], "question": qa["question"], "text": best})
+                out.append({"id": qa["id"], "question": qa["question"], "text": best, "title": title(article)})
     return out
 
 
@@ -131,7 +150,7 @@ def held_out(extractor: Extractor, test: list[Example], misses: Sequence[Example
     gold_scores: list[float] = []
     for ex in tqdm(test, desc="Held out", leave=False):
         texts = [ex["text"], *ex["negatives"]]
-        guesses = extractor.spans(ex["question"], texts)
+        guesses = extractor.spans(ex["question"], texts, titles=[ex["title"]] * len(texts))
         gold = guesses[0]
         gold_scores.append(gold.has_answer)
         prediction = ex["text"][gold.start:gold.end]
@@ -141,7 +160,7 @@ def held_out(extractor: Extractor, test: list[Example], misses: Sequence[Example
     n = len(test)
     figures = {"span_f1": round(f1 / n, 4), "span_em": round(em / n, 4), "sentence_accuracy": round(picked / n, 4)}
     if misses:
-        miss_scores = [extractor.spans(ex["question"], [ex["text"]])[0].has_answer
+        miss_scores = [extractor.spans(ex["question"], [ex["text"]], titles=[ex["title"]])[0].has_answer
                        for ex in tqdm(misses, desc="Near misses", leave=False)]
         figures["near_miss_auroc"] = round(auroc(gold_scores, miss_scores), 4)
     return figures
@@ -196,6 +215,8 @@ def main() -> None:
                         help="the fold models' directories (--half 0 and 1, same recipe): their held-out "
                              "figures go into this card, pooled, as the out-of-fold estimate")
     parser.add_argument("--cache", type=Path, default=None, help="built evaluation indexes (as qa eval), for --hard")
+    parser.add_argument("--title", action="store_true",
+                        help="read each sentence after its article's title (the card tells the reader to do the same)")
     parser.add_argument("--v2", type=Path, default=None,
                         help="a SQuAD v2.0 file: its unanswerable questions' near-miss sentences as negatives")
     args = parser.parse_args()
@@ -218,6 +239,8 @@ def main() -> None:
     if args.hard:
         mine_hard_negatives(args.dataset, train_titles, train, args.hard_pool, args.cache or defaults.cache_dir())
 
+    if args.title:
+        train, train_misses = [after_title(ex) for ex in train], [after_title(ex) for ex in train_misses]
     tokenizer, model = load_base()
     started = time.time()
     recipe.train(model, tokenizer.backend_tokenizer, train, train_misses, epochs=args.epochs, batch=args.batch,
@@ -229,7 +252,8 @@ def main() -> None:
     figures: dict[str, Any] = {}
     if test:
         with tempfile.TemporaryDirectory() as cache:  # measure the shipped float16 tensors, as served
-            figures["held_out"] = held_out(BundledExtractor(args.out, cache_dir=Path(cache)), test, test_misses)
+            figures["held_out"] = held_out(BundledExtractor(args.out, cache_dir=Path(cache), reads_title=args.title),
+                                           test, test_misses)
     if args.folds:
         figures.update(out_of_fold(args.folds))
     card = {
@@ -240,6 +264,7 @@ def main() -> None:
         "half": "all" if half is None else half,
         "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
         "hard_negatives": args.hard, "hard_pool": args.hard_pool, "frozen": "bert.embeddings",
+        "reads_title": args.title,
         **({"v2": args.v2.name, "v2_sha256": hashlib.sha256(args.v2.read_bytes()).hexdigest(),
             "near_misses": len(train_misses)} if args.v2 else {}),
         "minutes": round((time.time() - started) / 60, 1),

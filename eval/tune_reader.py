@@ -46,12 +46,14 @@ CALIBRATION_INPUTS = ("cosine", "bm25_absolute", "coverage", "score", "has_answe
 
 @dataclass
 class Collected:
-    """Each question's candidate features (n, n_features), labels (n,) and sentence texts."""
+    """Each question's candidate features (n, n_features), labels (n,), sentence texts and their
+    articles' titles (which a title-reading extractor reads first)."""
 
     question: str
     features: np.ndarray
     labels: np.ndarray
     texts: list[str]
+    titles: list[str]
 
 
 def collect(qa: QA, questions: list[Question], desc: str) -> list[Collected]:
@@ -63,7 +65,7 @@ def collect(qa: QA, questions: list[Question], desc: str) -> list[Collected]:
         feats = np.array([f for _, _, f in cands]) if cands else np.zeros((0, len(FEATURES)))
         labels = np.array([q.article_id == r.article_id and any(g in normalize_answer(r.text) for g in golds)
                            for r, _, _ in cands], dtype=bool)
-        rows.append(Collected(q.text, feats, labels, [r.text for r, _, _ in cands]))
+        rows.append(Collected(q.text, feats, labels, [r.text for r, _, _ in cands], [p.title for _, p, _ in cands]))
     return rows
 
 
@@ -72,7 +74,7 @@ def reread(extractor: Extractor, rows: list[Collected], w: np.ndarray, top: int)
     out = []
     for r in tqdm(rows, desc="Extractor", leave=False):
         best = np.argsort(-(r.features @ w))[:top] if len(r.labels) else np.zeros(0, dtype=int)
-        guesses = extractor.spans(r.question, [r.texts[i] for i in best])
+        guesses = extractor.spans(r.question, [r.texts[i] for i in best], titles=[r.titles[i] for i in best])
         out.append((best, np.array([g.has_answer for g in guesses])))
     return out
 

@@ -196,3 +196,51 @@ def test_a_near_miss_is_the_sentence_of_its_paragraph_sharing_most_of_the_questi
     plain = held_out(extractor, answerable)
     with_misses = held_out(extractor, answerable, misses)
     assert 0.0 <= with_misses.pop("near_miss_auroc") <= 1.0 and with_misses == plain
+
+
+def test_a_card_says_whether_its_model_reads_the_title(tmp_path: Path) -> None:
+    """A model trained with ``train_extractor --title`` reads each sentence after its article's
+    title, and its card says so; a card without the key (an older model) or none means it does not."""
+    assert not BundledExtractor(weights=tmp_path).reads_title
+    (tmp_path / "card.json").write_text(json.dumps({"half": 0, "reads_title": True}))
+    assert BundledExtractor(weights=tmp_path).reads_title
+    (tmp_path / "card.json").write_text(json.dumps({"half": 0}))
+    assert not BundledExtractor(weights=tmp_path).reads_title
+    assert BundledExtractor(weights=tmp_path, reads_title=True).reads_title
+
+
+@pytest.mark.slow
+def test_the_title_is_read_but_never_marked() -> None:
+    """A title-reading model reads "Genghis Khan. He died in 1227 ...": the title changes its
+    scores, yet the span and the hint stay offsets of the sentence, and a span is never drawn from
+    the title even when the title names the answer. A model that does not read titles ignores them."""
+    text = "He died in 1227 after defeating the Western Xia."
+    question, titles = "When did Genghis Khan die?", ["Genghis Khan"]
+    plain, reading = BundledExtractor(reads_title=False), BundledExtractor(reads_title=True)
+    alone = plain.spans(question, [text])[0]
+    assert plain.spans(question, [text], titles=titles) == [alone]
+    guess = reading.spans(question, [text], titles=titles)[0]
+    assert "1227" in text[guess.start:guess.end] and guess.has_answer != alone.has_answer
+    hint = (text.index("Western"), len(text) - 1)
+    hinted = reading.spans(question, [text], [hint], margin=100.0, titles=titles)[0]
+    assert (hinted.start, hinted.end) == hint
+    who = reading.spans("Who died in 1227?", [text], titles=titles)[0]
+    assert 0 <= who.start < who.end <= len(text)
+
+
+@pytest.mark.slow  # the training module imports PyTorch, which the fast lane keeps out
+def test_training_with_the_title_moves_every_gold_span_along() -> None:
+    """``train_extractor --title``: each text (gold, other sentences, near-miss) is read after the
+    title as ingest stores it, and the gold span still marks the answer."""
+    from qa_eval.train_extractor import after_title, examples, near_misses
+
+    context = "Tesla was born in Smiljan. He moved to New York in 1884."
+    article = {"title": "Nikola_Tesla", "paragraphs": [{"context": context, "qas": [
+        {"id": "a", "question": "When did he move?", "answers": [{"text": "1884", "answer_start": 51}]},
+        {"id": "u", "question": "When was his brother born?", "answers": [], "is_impossible": True},
+    ]}]}
+    ex = after_title(examples([article])[0])
+    assert ex["text"] == "Nikola Tesla. He moved to New York in 1884."
+    assert [ex["text"][s:e] for s, e, _ in ex["golds"]] == ["1884"]
+    assert ex["negatives"] == ["Nikola Tesla. Tesla was born in Smiljan."]
+    assert after_title(near_misses([article])[0])["text"] == "Nikola Tesla. Tesla was born in Smiljan."

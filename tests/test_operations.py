@@ -63,7 +63,7 @@ class FirstWords:
         pass
 
     def spans(self, question: str, texts: list[str], hints: Sequence[tuple[int, int] | None] = (),
-              margin: float = 0.0) -> list[Guess]:
+              margin: float = 0.0, titles: Sequence[str] = ()) -> list[Guess]:
         return [Guess(start=0, end=min(len(t), 12), has_answer=0.5) for t in texts]
 
 

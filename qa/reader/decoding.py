@@ -18,6 +18,14 @@ PENALISED_SPANS = 40
 Span = tuple[int, int]  # character offsets, half-open
 
 
+def titled(title: str | None) -> str:
+    """What a model trained to read the title first (``BundledExtractor.reads_title``) reads
+    before a sentence of an article called ``title`` (nothing without one): the title as a
+    sentence of its own, so "He died in 1227" is about someone. Training writes its texts with
+    this function too (``eval/train_extractor.py``)."""
+    return f"{title}. " if title else ""
+
+
 def best_span(starts: np.ndarray, ends: np.ndarray, offsets: Sequence[Sequence[int]], context: Sequence[bool],
               text: str, hint: Span | None = None, margin: float = 0.0,
               penalty: Callable[[str], float] | None = None) -> tuple[int, int, float, float] | None:

@@ -8,6 +8,10 @@ fine-tuned tensors ship, as float16, in ``qa/data/extractor/``; the token embedd
 the bundled model, so nothing is downloaded. Questions run on ONNX Runtime (the network is
 exported on first use and cached, like the embedding backends): 2x faster than PyTorch here.
 
+The network reads each sentence after its article's title ("Genghis Khan. He died in 1227 ..."),
+as it was trained (its card's ``reads_title``), so a sentence that names its subject only by a
+pronoun is still about someone; the span is always drawn from the sentence itself.
+
 For each (question, sentence) pair it gives the best span of at most
 ``qa.reader.decoding.MAX_SPAN_TOKENS`` wordpieces, widened to whole words, and a has-answer
 score: the best span's start+end logit minus that of [CLS], the position it was trained to point
@@ -17,6 +21,7 @@ at when a sentence holds no answer.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +34,7 @@ import numpy as np
 from qa.embedding.onnx import in_child, model_path, onnx_session, quantise, trace_module
 from qa.loading import load_once, offline
 from qa.models import DEFAULT_MODEL
-from qa.reader.decoding import best_span
+from qa.reader.decoding import best_span, titled
 from qa.reader.spans import repeated_share
 from qa.settings import ExtractorBackend, Settings
 
@@ -78,12 +83,13 @@ class Extractor(Protocol):
         ...
 
     def spans(self, question: str, texts: list[str], hints: Sequence[tuple[int, int] | None] = (),
-              margin: float = 0.0) -> list[Guess]:
+              margin: float = 0.0, titles: Sequence[str] = ()) -> list[Guess]:
         """The best span of each text (character offsets) and its has-answer score.
 
         Args:
             hints: a span per text from another reader, to return instead of the model's own
                 when the model scores it within ``margin`` of its best.
+            titles: the title of each text's article, for a model that reads it first.
         """
         ...
 
@@ -168,6 +174,8 @@ class BundledExtractor:
             ``Settings.extractor_backend`` says what that costs).
         repeat_penalty: logits a span loses per unit share of its words the question repeats
             (0: the network's best span, as the training machine decodes).
+        reads_title: whether the network reads each text after its article's title (``titled``);
+            by default what the weights' card says (``train_extractor --title``).
 
     Example:
         >>> text = "Super Bowl 50 was won by the Denver Broncos."
@@ -177,8 +185,10 @@ class BundledExtractor:
     """
 
     def __init__(self, weights: Path | None = None, cache_dir: Path | None = None,
-                 backend: ExtractorBackend = "onnx", repeat_penalty: float = REPEAT_PENALTY) -> None:
+                 backend: ExtractorBackend = "onnx", repeat_penalty: float = REPEAT_PENALTY,
+                 reads_title: bool | None = None) -> None:
         self._weights = WEIGHTS_DIR if weights is None else weights
+        self.reads_title = _card_reads_title(self._weights) if reads_title is None else reads_title
         self.repeat_penalty = repeat_penalty
         self._cache_dir = Settings().model_cache() if cache_dir is None else cache_dir
         self.backend = backend
@@ -198,33 +208,46 @@ class BundledExtractor:
         return self._session
 
     def spans(self, question: str, texts: list[str], hints: Sequence[tuple[int, int] | None] = (),
-              margin: float = 0.0) -> list[Guess]:
+              margin: float = 0.0, titles: Sequence[str] = ()) -> list[Guess]:
         """The best span of each text for ``question``, in one batch.
 
         Args:
             hints: a span per text (character offsets) from another reader; it is returned instead
                 when the network scores it within ``margin`` of its own best.
+            titles: each text's article title, read before the text when the model was trained
+                so (``reads_title``); the span always falls in the text.
         """
         if not texts:
             return []
         loaded = self._loaded()
         question = loaded.clipped(question)
-        encodings = loaded.pairs.encode_batch([(question, t) for t in texts])
+        befores = [titled(titles[i] if self.reads_title and i < len(titles) else None) for i in range(len(texts))]
+        read = [b + t for b, t in zip(befores, texts, strict=True)]
+        encodings = loaded.pairs.encode_batch([(question, t) for t in read])
         offsets = [e.offsets for e in encodings]
         starts, ends = loaded.logits(encodings)  # (n, seq)
         weight, share = self.repeat_penalty, repeated_share(question)
         penalty = (lambda phrase: weight * share(phrase)) if weight else None
         guesses = []
-        for i, text in enumerate(texts):
+        for i, text in enumerate(read):
+            shift = len(befores[i])
             hint = hints[i] if i < len(hints) else None
-            context = [s == 1 for s in encodings[i].sequence_ids]
+            hint = None if hint is None else (hint[0] + shift, hint[1] + shift)
+            context = [s == 1 and o[0] >= shift for s, o in zip(encodings[i].sequence_ids, offsets[i], strict=True)]
             best = best_span(starts[i], ends[i], offsets[i], context, text, hint, margin, penalty)
             if best is None:  # nothing of the text fitted beside the question
                 guesses.append(Guess(start=0, end=0, has_answer=_NO_ANSWER))
                 continue
             s, e, top, null = best
-            guesses.append(Guess(start=s, end=e, has_answer=top - null, null=null))
+            guesses.append(Guess(start=s - shift, end=e - shift, has_answer=top - null, null=null))
         return guesses
+
+
+def _card_reads_title(weights: Path) -> bool:
+    """Whether the model in ``weights`` was trained reading each sentence after its title (its card
+    says ``reads_title``; a card without the key, or no card, predates the option)."""
+    card = weights / "card.json"
+    return card.is_file() and bool(json.loads(card.read_text(encoding="utf-8")).get("reads_title", False))
 
 
 @dataclass(frozen=True)

@@ -254,7 +254,8 @@ class Reader:
         top = [c for c in ranked if c.score >= ranked[0].score - self.settings.rerank_margin]
         texts = [c.sentence.text for c in top]
         hints = [self.hint(question, t) for t in texts]
-        guesses = self.extractor.spans(question, texts, hints, self.settings.hint_margin)
+        guesses = self.extractor.spans(question, texts, hints, self.settings.hint_margin,
+                                       [c.passage.title for c in top])
         w = self.settings.extractor_weight
         reread = tuple(zip(top, guesses, strict=True))
         best = max(reread, key=lambda cg: cg[0].score + w * cg[1].has_answer)
