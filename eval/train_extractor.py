@@ -53,14 +53,9 @@ from qa.reader.features import content_stems
 
 from . import defaults
 from . import extractor_recipe as recipe
-from .squad import split_titles
+from .squad import split_titles, squad_title
 
 Example = dict[str, Any]
-
-
-def title(article: dict[str, Any]) -> str:
-    """An article's title as ingest stores it (``qa.ingest.formats``: underscores as spaces)."""
-    return str(article["title"]).replace("_", " ")
 
 
 def examples(articles: list[dict[str, Any]]) -> list[Example]:
@@ -81,8 +76,8 @@ def examples(articles: list[dict[str, Any]]) -> list[Example]:
                 cs, ce = cover[0][0], cover[-1][1]
                 negatives = [context[s:e] for s, e in sentences
                              if (e <= cs or s >= ce) and not any(g[2] in context[s:e] for g in golds)]
-                out.append({"id": qa["id"], "question": qa["question"], "text": context[cs:ce], "title": title(article),
-                            "negatives": negatives, "hard": [],
+                out.append({"id": qa["id"], "question": qa["question"], "text": context[cs:ce],
+                            "title": squad_title(article["title"]), "negatives": negatives, "hard": [],
                             "golds": [(s - cs, e - cs, t) for s, e, t in golds if s >= cs and e <= ce]})
     return out
 
@@ -113,7 +108,8 @@ def near_misses(articles: list[dict[str, Any]]) -> list[Example]:
                     continue
                 asked = content_stems(qa["question"])
                 best = max(sentences, key=lambda text: len(asked & content_stems(text)))
-                out.append({"id": qa["id"], "question": qa["question"], "text": best, "title": title(article)})
+                out.append({"id": qa["id"], "question": qa["question"], "text": best,
+                            "title": squad_title(article["title"])})
     return out
 
 
