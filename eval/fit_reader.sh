@@ -2,9 +2,8 @@
 # Refit the reader's weights from the SQuAD files in eval/data and measure them out of fold, on
 # the CPU (about 45 minutes on 2 cores; each step is skipped when its output exists):
 #   1. qa_eval.reader_data: every question's candidate sentences with their features (3 indexes);
-#   2. qa_eval.extractor_preds: the first fold's span extractor (train_extractor --half 0 without
-#      --title, trained here when absent: the candidates carry no titles) reading every candidate;
-#      the shipped one trained on every article;
+#   2. qa_eval.extractor_preds: the first fold's span extractor (train_extractor --half 0, trained
+#      here when absent) reading every candidate; the shipped one trained on every article;
 #   3. qa_eval.fit_reader: the sentence choice, confidence and threshold measured out of fold on
 #      the articles that extractor never trained on, beside the shipped weights
 #      (eval/reports/reader-oof.json), then fitted on all of them and written to DIR/weights.json
@@ -16,7 +15,7 @@ cd "$(dirname "$0")/.."
 bash scripts/env.sh >/dev/null
 python=.venv/bin/python
 data=${1:-eval/.cache/reader-fit}
-fold=eval/.cache/extractor-plain-half0  # without --title: reader_data's candidates carry no titles
+fold=eval/.cache/extractor-half0
 [ -s "$fold/card.json" ] || "$python" -m qa_eval.train_extractor eval/data/squad-dev-v1.1-half.json --half 0 --out "$fold"
 [ -s "$data/candidates.json.gz" ] || "$python" -m qa_eval.reader_data --out "$data"
 [ -s "$data/preds-fold0.json.gz" ] || QA_EXTRACTOR_WEIGHTS=$fold \

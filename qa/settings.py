@@ -125,10 +125,10 @@ class ReaderSettings(_Settings):
     hint_margin: float = Field(default=3.0, ge=0.0)
     # Logistic calibration of the confidence: a weight per ``CONFIDENCE_FEATURES`` name it uses, and "bias".
     calibration: dict[str, float] = Field(default_factory=lambda: shipped_weights()["calibration"])
-    # The shipped weights file names it: 0.32, chosen out of fold on both fold models' answers to
-    # every question, the near-miss checks, the title's words and the extractor reading the title
-    # included (``python -m qa_eval.threshold``; eval/README.md, "The threshold"). 0.2, stop 11's
-    # choice on in-corpus and out-of-corpus questions alone, serves a file that names none.
+    # The shipped weights file names it: 0.3, chosen out of fold on both fold models' answers to
+    # every question, the near-miss checks and the title's words included (``python -m
+    # qa_eval.threshold``; eval/README.md, "The threshold"). 0.2, stop 11's choice on in-corpus
+    # and out-of-corpus questions alone, serves a file that names none.
     threshold: float = Field(default_factory=lambda: float(shipped_weights().get("threshold", 0.2)), ge=0.0, le=1.0)
     # A neighbouring sentence of the same paragraph scoring within this margin of the best is
     # joined to it: the evidence then spans both (measured: +3 points of answer accuracy). The

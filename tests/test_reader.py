@@ -227,8 +227,8 @@ def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> Non
 def test_answer_json_round_trip_and_markdown(qa: QA) -> None:
     # Not "Which team won Super Bowl 50?": its best sentence on this index ("Super Bowl 50 featured
     # numerous records from individuals and teams") is a wrong answer at confidence 0.31, so
-    # whether it is given turns on the threshold (0.34 at stop 31, 0.29 from stop 33, 0.3 from
-    # stop 37, 0.32 since stop 43).
+    # whether it is given turns on the threshold (0.34 at stop 31, 0.29 from stop 33, 0.3 since
+    # stop 37).
     a = qa.answer("Who won Super Bowl 50?")
     assert a.found and "Broncos" in a.text, a.text
     assert Answer.model_validate_json(a.model_dump_json()) == a
