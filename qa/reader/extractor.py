@@ -8,9 +8,10 @@ fine-tuned tensors ship, as float16, in ``qa/data/extractor/``; the token embedd
 the bundled model, so nothing is downloaded. Questions run on ONNX Runtime (the network is
 exported on first use and cached, like the embedding backends): 2x faster than PyTorch here.
 
-The network reads each sentence after its article's title ("Genghis Khan. He died in 1227 ..."),
-as it was trained (its card's ``reads_title``), so a sentence that names its subject only by a
-pronoun is still about someone; the span is always drawn from the sentence itself.
+A model trained with ``train_extractor --title`` (its card says ``reads_title``) reads each
+sentence after its article's title ("Genghis Khan. He died in 1227 ..."), the span still drawn
+from the sentence itself; the shipped model reads sentences alone (the title-reading one was
+measured and not shipped: eval/README.md, "The extractor trained to read the title").
 
 For each (question, sentence) pair it gives the best span of at most
 ``qa.reader.decoding.MAX_SPAN_TOKENS`` wordpieces, widened to whole words, and a has-answer
