@@ -1,0 +1,81 @@
+"""How naming the source in a question ("according to the article") changes its answer.
+
+People asking a chat about articles often say where the answer should come from: "According to
+the article, ...", "... in the article?". ``qa.framing`` drops those words before retrieval and
+the reader. This asks a fixed sample of the dev half's answerable questions on the dev half's
+index (the shipped extractor, or ``QA_EXTRACTOR_WEIGHTS``'s), once as written and once in each of
+five framings. For each framing it counts how often the answer is the plain question's (found or
+not, and the same quote), how often the quote holds a gold answer and how often one is given.
+Usage:
+    python -m qa_eval.framing [DATASET] [--questions 500] [--cache DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tqdm import tqdm
+
+from qa import QA
+from qa.metrics import normalize_answer
+
+from . import defaults
+from .indexes import build_index
+from .squad import Question, answerable, load_questions, sample
+
+FRAMINGS = {
+    "according_to_the_article_first": "According to the article, {lower}?",
+    "according_to_the_article_last": "{body}, according to the article?",
+    "in_the_article_last": "{body} in the article?",
+    "in_the_article_first": "In the article, {lower}?",
+    "according_to_the_piece_first": "According to the piece, {lower}?",
+}
+
+
+def framings(question: str) -> dict[str, str]:
+    """``question`` as written ("plain") and in each of ``FRAMINGS``."""
+    body = question.strip().rstrip("?").rstrip()
+    lower = body[:1].lower() + body[1:]
+    return {"plain": question} | {name: form.format(body=body, lower=lower) for name, form in FRAMINGS.items()}
+
+
+def measure(qa: QA, questions: list[Question]) -> dict[str, dict[str, float]]:
+    """For each framing: the share of answers equal to the plain question's, holding a gold
+    answer, and given."""
+    same = dict.fromkeys(["plain", *FRAMINGS], 0)
+    right = dict.fromkeys(same, 0)
+    given = dict.fromkeys(same, 0)
+    for q in tqdm(questions, desc="Framed questions", unit="q", dynamic_ncols=True):
+        golds = [normalize_answer(t) for _, _, t in q.answers]
+        answers = {name: qa.answer(text) for name, text in framings(q.text).items()}
+        plain = answers["plain"]
+        for name, a in answers.items():
+            same[name] += (a.found, a.text) == (plain.found, plain.text)
+            right[name] += a.found and any(g in normalize_answer(a.text) for g in golds)
+            given[name] += a.found
+    n = len(questions)
+    return {name: {"same_answer": round(same[name] / n, 4), "answer_accuracy": round(right[name] / n, 4),
+                   "answered": round(given[name] / n, 4)} for name in same}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, nargs="?", default=defaults.DEV_SET)
+    parser.add_argument("--questions", type=int, default=500, help="a fixed sample of this many")
+    parser.add_argument("--cache", type=Path, default=None, help="built evaluation indexes (as qa eval)")
+    parser.add_argument("--out", type=Path, default=defaults.reports_dir() / "framing.json")
+    args = parser.parse_args(argv)
+    index = build_index(args.dataset, args.cache or defaults.cache_dir())[0]
+    qa = QA(index, sample=False, create=False)
+    questions = sample(answerable(load_questions(args.dataset)), args.questions)
+    report = {"dataset": args.dataset.name, "questions": len(questions), "framings": FRAMINGS,
+              "rates": measure(qa, questions)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report["rates"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
