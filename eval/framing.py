@@ -1,11 +1,12 @@
-"""How naming the source in a question ("according to the article") changes its answer.
+"""How the way a question is put (its source named, its question mark left out) changes its answer.
 
 People asking a chat about articles often say where the answer should come from: "According to
-the article, ...", "... in the article?". ``qa.framing`` drops those words before retrieval and
-the reader. This asks a fixed sample of the dev half's answerable questions on the dev half's
-index (the shipped extractor, or ``QA_EXTRACTOR_WEIGHTS``'s), once as written and once in each of
-five framings. For each framing it counts how often the answer is the plain question's (found or
-not, and the same quote), how often the quote holds a gold answer and how often one is given.
+the article, ...", "... in the article?", and often leave out the question mark.
+``qa.framing.read_as`` drops those words and adds the mark, before retrieval and the reader.
+This asks a fixed sample of the dev half's answerable questions on the dev half's index (the
+shipped extractor, or ``QA_EXTRACTOR_WEIGHTS``'s), once as written and once in each of
+``FRAMINGS``. For each it counts how often the answer is the plain question's (found or not, and
+the same quote), how often the quote holds a gold answer and how often one is given.
 Usage:
     python -m qa_eval.framing [DATASET] [--questions 500] [--cache DIR] [--out FILE]
 """
@@ -26,19 +27,24 @@ from .indexes import build_index
 from .squad import Question, answerable, load_questions, sample
 
 FRAMINGS = {
-    "according_to_the_article_first": "According to the article, {lower}?",
-    "according_to_the_article_last": "{body}, according to the article?",
-    "in_the_article_last": "{body} in the article?",
-    "in_the_article_first": "In the article, {lower}?",
-    "according_to_the_piece_first": "According to the piece, {lower}?",
+    "according_to_the_article_first": "According to the article, {lower}{end}",
+    "according_to_the_article_last": "{body}, according to the article{end}",
+    "in_the_article_last": "{body} in the article{end}",
+    "in_the_article_first": "In the article, {lower}{end}",
+    "according_to_the_piece_first": "According to the piece, {lower}{end}",
+    "no_question_mark": "{body}",
 }
 
 
 def framings(question: str) -> dict[str, str]:
-    """``question`` as written ("plain") and in each of ``FRAMINGS``."""
-    body = question.strip().rstrip("?").rstrip()
+    """``question`` as written ("plain") and in each of ``FRAMINGS``: its body, without the
+    question mark it ends with (``end``; a question ending otherwise keeps its end in its body)."""
+    stripped = question.strip()
+    end = "?" if stripped.endswith("?") else ""
+    body = stripped.removesuffix("?").rstrip()
     lower = body[:1].lower() + body[1:]
-    return {"plain": question} | {name: form.format(body=body, lower=lower) for name, form in FRAMINGS.items()}
+    return {"plain": question} | {name: form.format(body=body, lower=lower, end=end)
+                                  for name, form in FRAMINGS.items()}
 
 
 def measure(qa: QA, questions: list[Question]) -> dict[str, dict[str, float]]:

@@ -37,7 +37,7 @@ from qa.errors import (
     QAError,
     QueryError,
 )
-from qa.framing import unframed
+from qa.framing import read_as
 from qa.indexing import ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
 from qa.models import (
@@ -272,19 +272,19 @@ class QA:
         if k is not None and k <= 0:
             raise ValueError(f"k must be positive, got {k}")
         resolved = resolve_followup(question, history)
-        read_as = unframed(resolved)  # "According to the article, ..." asks what the rest asks
-        query_vector = self.embedder.encode_queries([read_as])
+        asked = read_as(resolved)  # unframed, ending in "?" as SQuAD's questions end (qa.framing)
+        query_vector = self.embedder.encode_queries([asked])
         timings = {"embed_ms": (time.perf_counter() - started) * 1000}
 
         def read() -> tuple[Answer, dict[str, float]]:
             began = time.perf_counter()
-            passages = self.retriever.search(read_as, k=k, mode=mode, filters=filters, query_vector=query_vector)
+            passages = self.retriever.search(asked, k=k, mode=mode, filters=filters, query_vector=query_vector)
             spent = {"retrieve_ms": (time.perf_counter() - began) * 1000}
             from_metadata = self._from_metadata(question, passages, history)
             if from_metadata is not None:
                 named = naming(question, from_metadata.article.title) if history and refers_back(question) else None
                 return _cited_metadata(question, from_metadata, passages, named), spent
-            reading = self.reader.read(read_as, query_vector, passages, self.store)
+            reading = self.reader.read(asked, query_vector, passages, self.store)
             return self._cited(question, reading, passages), spent | reading.timings_ms
 
         answer, spent = self._consistently(read)
