@@ -43,7 +43,7 @@ def test_a_question_without_framing_is_read_as_asked(asked: str) -> None:
 
 
 def test_each_measured_framing_of_every_dev_question_is_dropped_whole() -> None:
-    """``qa_eval.framing`` puts SQuAD's questions six ways: every copy of every dev question
+    """``qa_eval.framing`` puts SQuAD's questions six ways (and in lower case): every copy of every dev question
     (5,665 shapes of question) must read as the question itself, the first letter's case aside
     (the embedder and the extractor are uncased, and a first word is never taken for a name)."""
     def folded(text: str) -> str:
@@ -54,6 +54,8 @@ def test_each_measured_framing_of_every_dev_question_is_dropped_whole() -> None:
         for name, framed in framings(q.text).items():
             if name == "no_question_mark" and framed.endswith("."):
                 continue  # "... an area of 76 ha." without its "?" ends as a full stop would
+            if name == "lower_case":
+                continue  # the reader, not read_as, gives it capitals (tests/test_casing.py)
             assert folded(read_as(framed)) == expected, (name, framed)
 
 

@@ -6,6 +6,7 @@
 - ``definition``: "Who/What is X?" questions and the sentence shapes that say what X is.
 - ``names``: the names and numbers of a question that an article never mentions, and the name
   of an article that one of them likely misspells.
+- ``casing``: a question typed in lower case, read with the capitals its articles give its words.
 - ``contrary``: a quote that says the opposite of the question, another year or another name,
   lacks its negation or negates its words.
 - ``extractor``: the ``Extractor`` protocol and the shipped fine-tuned span model.

@@ -13,7 +13,9 @@ question asking what a name is ("Who is X?") is answered from the sentence that 
 one does (``Reader.defined``), at a fixed confidence. A quote that uses the opposite of a word of
 the question, dates itself by another year, negates nothing where the question does or negates
 the question's words where it does not, or whose answering sentence has another name where the
-question has one it never mentions, is declined (``qa.reader.contrary``).
+question has one it never mentions, is declined (``qa.reader.contrary``). Those checks find a
+question's names by their capitals, so a question typed without any is first read with the
+capitals the articles of its passages give its words (``qa.reader.casing``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Protocol
 
 from qa.embedding import Vectors
 from qa.models import Passage
+from qa.reader.casing import cased, uncased
 from qa.reader.contrary import negated, negative_prefix, opposite, other_name, other_year, unnegated
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
@@ -132,6 +135,9 @@ class Reader:
             query_vector: the question's embedding, (1, dim).
         """
         started = time.perf_counter()
+        if uncased(question):  # its articles are fetched only for a question typed in lower case
+            articles = dict.fromkeys(p.article_id for p in passages)
+            question = cased(question, [view.article_text(a) for a in articles])
         scored = [Candidate(row, p, f, self.score(f))
                   for row, p, f in self.candidates(question, query_vector, passages, view)]
         mentions = Mentions(question, view)
