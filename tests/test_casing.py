@@ -32,6 +32,8 @@ def test_a_lowercase_question_takes_its_articles_capitals(asked: str, read: str)
     "who did the defense sack?",  # lower case in the text more often than not
     "in 1884 what did nintendo do?",  # "Nintendo" only starts a sentence
     "newton did what?",  # a question's first word is never read as a name
+    " newton did what?",
+    "",
     "Where did Tesla die in new york?",  # its writer chose its capitals
 ])
 def test_other_words_and_questions_with_capitals_are_read_as_asked(asked: str) -> None:

@@ -8,11 +8,11 @@ are names: a word they spell with a capital inside a sentence more often than wi
 ("bowl" in "Super Bowl 50", "tesla" in "In 1884, Tesla moved"). A capital counts only where the
 word is a name alone or with another of the question's words: "company" is no name for a
 question that never says "Pokémon", though the article writes "The Pokémon Company", while "new"
-is one beside "york" in "New York City". The reader reads such a question
-with those words spelled as the articles spell them most often ("NFL", "McDonald"). A question
-with any capital past its first letter keeps its own: its writer chose them. A name no article
-read uses stays lower case; whether such a word is a name cannot be told from the articles
-(measured: ``eval/README.md``, "Questions typed in lower case").
+is one beside "york" in "New York City". The reader reads such a question with those words
+spelled as the articles spell them most often ("NFL", "McDonald"). A question with any capital
+past its first letter keeps its own: its writer chose them. A name no article read uses stays
+lower case; whether such a word is a name cannot be told from the articles (measured:
+``eval/README.md``, "Questions typed in lower case").
 """
 
 from __future__ import annotations
@@ -49,9 +49,12 @@ def cased(question: str, texts: Sequence[str]) -> str:
     """
     if not uncased(question):
         return question
-    words = {m.group() for m in list(_WORD.finditer(question))[1:]} - STOPWORDS  # never names
-    spellings = _spellings(words, texts)
-    return _WORD.sub(lambda m: spellings.get(m.group(), m.group()) if m.start() else m.group(), question)
+    found = list(_WORD.finditer(question))
+    if not found:
+        return question
+    first = found[0].start()
+    spellings = _spellings({m.group() for m in found[1:]} - STOPWORDS, texts)  # a stopword is never a name
+    return _WORD.sub(lambda m: m.group() if m.start() == first else spellings.get(m.group(), m.group()), question)
 
 
 def _spellings(words: set[str], texts: Sequence[str]) -> dict[str, str]:
