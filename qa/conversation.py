@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from qa.models import Turn
+from qa.reader.casing import cased
 from qa.retrieval import STOPWORDS
 
 _WH = frozenset("what which who whom whose when where why how".split())
@@ -251,7 +252,8 @@ def resolve_followup(question: str, history: Sequence[Turn | str]) -> str:
     "When did he die?" after "Who was Nikola Tesla?" becomes "When did Nikola Tesla die?", and
     "and Iran?" after "What did Russia need?" becomes "What did Iran need?"; "Who is Meir
     Javedanfar?" stays as it is after any turn. The previous question is first read against the
-    turns before it, so a chain of follow-ups keeps its topic.
+    turns before it, so a chain of follow-ups keeps its topic, and, typed in lower case, with its
+    answer's capitals (``qa.reader.casing``), since its names are found by their capitals.
     """
     if not history:
         return question
@@ -259,6 +261,7 @@ def resolve_followup(question: str, history: Sequence[Turn | str]) -> str:
     previous, answer = (last.question, last.answer) if isinstance(last, Turn) else (last, "")
     if len(history) > 1:
         previous = resolve_followup(previous, history[:-1][-_MAX_CHAIN:])
+    previous = cased(previous, [answer])
     lead = _LEAD_IN.match(question)
     assert lead is not None  # every part of the pattern is optional
     about, body = (lead.group(1) or ""), question[lead.end():]

@@ -13,6 +13,9 @@ TESLA = "Who was Nikola Tesla?"
 SUPER_BOWL = "Who won Super Bowl 50?"
 BRONCOS = Turn(question=SUPER_BOWL, answer="The Denver Broncos defeated the Carolina Panthers 24–10 to earn their "
                                            "third Super Bowl title.")
+MONGOLS = Turn(question="who founded the mongol empire?",
+               answer='After founding the Mongol Empire and being proclaimed "Genghis Khan", he started the Mongol '
+                      'invasions.')
 
 # A question that can be read alone is returned exactly as asked, whatever came before.
 SELF_CONTAINED = [
@@ -65,6 +68,8 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("What is its population?", "Who is the president of Poland?", "What is Poland's population?"),
     ("When was he born?", "Who is the president of Poland?", "When was the president of Poland born?"),
     ("How many sacks did he get?", "Who was the Super Bowl 50 MVP?", "How many sacks did the Super Bowl 50 MVP get?"),
+    # typed in lower case: its answer's capitals show that the question already named the empire
+    ("when did he die?", MONGOLS, "When did Genghis Khan die?"),
 ]
 
 
