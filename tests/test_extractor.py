@@ -12,6 +12,7 @@ import pytest
 from qa_eval.squad import load_questions, read_squad, split_titles
 from qa_eval.tuning import extractor_card, extractor_label, unseen_titles
 
+from qa.embedding.onnx import QUANTISED
 from qa.errors import ConfigError
 from qa.metrics import f1_score, normalize_answer
 from qa.reader import BundledExtractor, Extractor, Reader
@@ -158,7 +159,7 @@ def test_texts_read_in_runs_by_length_score_as_each_alone(extractor: Extractor) 
 def test_int8_backend_is_its_own_export_and_reads_like_the_float_one(extractor: Extractor, tmp_path: Path) -> None:
     int8 = BundledExtractor(cache_dir=tmp_path, backend="onnx-int8")
     int8.warm_up()
-    assert sorted(f.name.endswith("-int8.onnx") for f in tmp_path.glob("*.onnx")) == [False, True]
+    assert sorted(f.name.endswith(f"-int8-{QUANTISED}.onnx") for f in tmp_path.glob("*.onnx")) == [False, True]
     guess = int8.spans("What did Russia badly need?", [SEED_SENTENCE])[0]
     assert normalize_answer(SEED_SENTENCE[guess.start : guess.end]) == "cash"
     texts = ["The weather in Lisbon was mild that spring.",

@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.embedding.onnx import in_child, model_path, onnx_session, quantise, trace_module
+from qa.embedding.onnx import QUANTISED, in_child, model_path, onnx_session, quantise, trace_module
 from qa.loading import load_once, offline
 from qa.models import DEFAULT_MODEL
 from qa.reader.decoding import best_span, titled
@@ -132,7 +132,7 @@ def export_onnx(weights: Path, directory: Path, backend: ExtractorBackend = "onn
     temporary name and renamed, so an interrupted export leaves nothing half-written.
     """
     digest = hashlib.sha256((weights / "weights.safetensors").read_bytes()).hexdigest()[:16]
-    target = directory / f"extractor-{digest}{'-int8' if backend == 'onnx-int8' else ''}.onnx"
+    target = directory / f"extractor-{digest}{f'-int8-{QUANTISED}' if backend == 'onnx-int8' else ''}.onnx"
     if target.exists():
         return target
     directory.mkdir(parents=True, exist_ok=True)
