@@ -73,19 +73,10 @@ def measure(qa: QA, questions: list[Question]) -> dict[str, dict[str, float]]:
 
 
 def measure_unanswerable(qa: QA, questions: list[Question]) -> dict[str, dict[str, float]]:
-    """For each framing of unanswerable questions: the share of answers equal to the plain
-    question's, and of declines."""
-    same = dict.fromkeys(["plain", *FRAMINGS], 0)
-    declined = dict.fromkeys(same, 0)
-    for q in tqdm(questions, desc="Framed unanswerable questions", unit="q", dynamic_ncols=True):
-        answers = {name: qa.answer(text) for name, text in framings(q.text).items()}
-        plain = answers["plain"]
-        for name, a in answers.items():
-            same[name] += (a.found, a.text) == (plain.found, plain.text)
-            declined[name] += not a.found
-    n = len(questions)
-    return {name: {"same_answer": round(same[name] / n, 4), "declined": round(declined[name] / n, 4)}
-            for name in same}
+    """For each framing of unanswerable questions (``measure``, which finds no gold answer in
+    them): the share of answers equal to the plain question's, and of declines."""
+    return {name: {"same_answer": r["same_answer"], "declined": round(1 - r["answered"], 4)}
+            for name, r in measure(qa, questions).items()}
 
 
 def main(argv: list[str] | None = None) -> None:

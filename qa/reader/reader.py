@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Protocol
@@ -135,12 +135,13 @@ class Reader:
             query_vector: the question's embedding, (1, dim).
         """
         started = time.perf_counter()
-        if uncased(question):  # its articles are fetched only for a question typed in lower case
-            articles = dict.fromkeys(p.article_id for p in passages)
-            question = cased(question, [view.article_text(a) for a in articles])
+        fetched: dict[str, str] = {}  # article id -> text, for a question typed in lower case only
+        if uncased(question):
+            fetched = {a: view.article_text(a) for a in dict.fromkeys(p.article_id for p in passages)}
+            question = cased(question, list(fetched.values()))
         scored = [Candidate(row, p, f, self.score(f))
                   for row, p, f in self.candidates(question, query_vector, passages, view)]
-        mentions = Mentions(question, view)
+        mentions = Mentions(question, view, fetched)
         defined = self.defined(question, scored, mentions)
         if defined is not None:
             return _unless_contrary(question, defined, scored, None,
@@ -322,12 +323,15 @@ class Mentions:
     number the question asks about (``qa.reader.names``): an article that never mentions the
     Eiffel Tower does not say how tall it is, whichever of its sentences shares the question's
     other words. Each article is looked up once, and only when a candidate of it is about to be
-    read, so the many articles a large index's passages come from are mostly never fetched."""
+    read, so the many articles a large index's passages come from are mostly never fetched;
+    ``fetched`` holds the texts of those already fetched (``qa.reader.casing`` reads them first).
+    """
 
-    def __init__(self, question: str, view: SentenceView) -> None:
+    def __init__(self, question: str, view: SentenceView, fetched: Mapping[str, str] | None = None) -> None:
         self.question = question
         self.terms = asked(question)
         self.view = view
+        self.fetched = fetched or {}
         self.missing: dict[str, list[str]] = {}  # article id -> the terms it never mentions
         self.texts: dict[str, str] = {}  # article id -> its text with its metadata
 
@@ -337,7 +341,8 @@ class Mentions:
         article = candidate.sentence.article_id
         if article not in self.missing:
             p = candidate.passage
-            text = f"{p.title}\n{p.author or ''}\n{p.published or ''}\n{self.view.article_text(article)}"
+            body = self.fetched[article] if article in self.fetched else self.view.article_text(article)
+            text = f"{p.title}\n{p.author or ''}\n{p.published or ''}\n{body}"
             self.texts[article] = text
             self.missing[article] = unmentioned(self.terms, text)
         return not self.missing[article]
