@@ -170,12 +170,38 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
      ("Second", "First")),
     ("When did the First Pandemic end?", "The Second Pandemic was widespread in the following years.",
      ("First", "Second")),
+    # a word the question writes in lower case beside its name is no part of a name in the quote
+    ("Who did Tesla work for in the 1880s?",
+     "He was hired by Thomas Edison to work at his Edison Machine Works on Manhattan's lower east side.", None),
+    ("Where did Tesla study engineering?", "In Paris, Edison studied engineering at night.", ("Tesla", "Edison")),
+    ("Which architect was behind the Holyrood parliament building?",
+     "The official home of the Scottish Parliament has been a new Scottish Parliament Building.", None),
     # a word that is a name of the question only where it is capitalised
     ("What company owns the American Broadcasting Company?", "ABC is owned by the Disney-ABC Television Group.",
      None),
 ])
 def test_other_name(question: str, quote: str, expected: tuple[str, str] | None) -> None:
     assert other_name(question, quote) == expected
+
+
+def test_other_name_is_no_other_where_the_article_writes_it_beside_the_questions() -> None:
+    """"Broncos" is Denver's other name when the article says "Denver Broncos" somewhere."""
+    question = "Who is Denver's defensive coordinator?"
+    sentence = "Under defensive coordinator Wade Phillips, the Broncos' defense ranked number one."
+    assert other_name(question, sentence) == ("Denver", "Broncos")
+    assert other_name(question, sentence, lambda: "The Denver Broncos won Super Bowl 50.") is None
+    assert other_name(question, sentence, lambda: "Denver\nBroncos won.") == ("Denver", "Broncos")  # another line
+    assert other_name(question, sentence, lambda: "Denver beat the Broncos.") == ("Denver", "Broncos")
+    assert other_name(question, sentence, lambda: "The denver Broncos won.") == ("Denver", "Broncos")  # as one name
+
+
+def test_other_name_trusts_no_lower_case_of_a_question_typed_in_lower_case() -> None:
+    """Typed in lower case and given the article's capital for "Fifth" only, "assessment report"
+    still matches the article's "Assessment Report" beside another ordinal."""
+    question = "When was the Fifth assessment report written?"
+    sentence = "In 2010, claims in the Fourth Assessment Report were disputed."
+    assert other_name(question, sentence) is None
+    assert other_name(question, sentence, typed_case=False) == ("Fifth", "Fourth")
 
 
 def test_other_name_reads_the_answering_sentence_not_its_joined_neighbour() -> None:

@@ -58,7 +58,7 @@ negation of the question's words"):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import islice
 
 from qa.reader.features import QUESTION_WORD, stem
@@ -222,7 +222,8 @@ def negated(question: str, quote: str) -> tuple[str, str] | None:
     return None
 
 
-def other_name(question: str, sentence: str) -> tuple[str, str] | None:
+def other_name(question: str, sentence: str, article: Callable[[], str] = str,
+               typed_case: bool = True) -> tuple[str, str] | None:
     """(the question's name or number, the sentence's in its place) when the sentence never
     mentions a name or number the question asks about and has, beside the words that are beside
     it in the question, another of the same kind that the question never mentions: ("American",
@@ -240,6 +241,12 @@ def other_name(question: str, sentence: str) -> tuple[str, str] | None:
     in the question ("United Methodist Church" is not "United States"). A capitalised word at the
     start of a sentence is no name (its capital says nothing), nor is an acronym
     (``qa.reader.names`` leaves them out of the question's names too, with its first word).
+
+    ``article`` gives the text of the sentence's article, read only when a name is swapped: a
+    name the article writes beside the question's, as one name ("Denver Broncos", "Peyton
+    Manning", "Catholic Church"), is the question's as the article calls it elsewhere, not another.
+    ``typed_case`` is false for a question typed in lower case (and given the articles' capitals
+    by ``qa.reader.casing``): its lower-case words say nothing of what is part of a name.
     """
     terms = set(particulars(question))
     asked = _tokens(question)
@@ -253,10 +260,12 @@ def other_name(question: str, sentence: str) -> tuple[str, str] | None:
             continue
         name = range(_name_edge(asked, i, -1), _name_edge(asked, i, 1) + 1)
         for step in (1, -1):  # the words before the name, then those after it
-            anchor = [_stem(key) for key in _beside(asked, i, -step)]
+            beside = _beside(asked, i, -step)
+            anchor = [_stem(key) for _, key, _ in beside]
             for at in range(len(said) - len(anchor) + 1) if anchor else ():
                 k = at + len(anchor) if step == 1 else at - 1
-                if said_stems[at:at + len(anchor)] != anchor or not 0 <= k < len(said):
+                if (said_stems[at:at + len(anchor)] != anchor or not 0 <= k < len(said)
+                        or typed_case and kind == "name" and _named(beside, said[at:at + len(anchor)])):
                     continue
                 if step == 1 and said_keys[k] in ARTICLES and k + 1 < len(said):
                     k += 1
@@ -266,22 +275,38 @@ def other_name(question: str, sentence: str) -> tuple[str, str] | None:
                 if (_alike(key, kind, other_key, other_kind) and other_key not in words
                         and unmentioned([_term(other_key)], question)
                         and all(0 <= k + t - i < len(said) and said_keys[k + t - i] == asked[t][1]
-                                for t in name if t != i)):
+                                for t in name if t != i)
+                        and not _one_name(word, other, article())):
                     return word, other
     return None
 
 
-def _beside(tokens: list[tuple[str, str, str | None]], i: int, step: int) -> list[str]:
-    """The folded words beside ``tokens[i]`` going ``step``, in the text's order: the next word, or
-    a stopword and the word beyond it; none where those are stopwords or the question's first word
+def _beside(tokens: list[tuple[str, str, str | None]], i: int, step: int) -> list[tuple[str, str, str | None]]:
+    """The words beside ``tokens[i]`` going ``step``, in the text's order: the next word, or a
+    stopword and the word beyond it; none where those are stopwords or the question's first word
     ("What", "How")."""
     for n in (1, 2):
         at = i + n * step
         if not 1 <= at < len(tokens):
             return []
         if tokens[at][1] not in STOPWORDS:
-            return [key for _, key, _ in tokens[min(at, i + step):max(at, i + step) + 1]]
+            return tokens[min(at, i + step):max(at, i + step) + 1]
     return []
+
+
+def _named(asked: list[tuple[str, str, str | None]], said: list[tuple[str, str, str | None]]) -> bool:
+    """Whether a word the question writes in lower case stands in the sentence as part of a name.
+    Beside a name the question capitalises, such a word is not part of a name: "work" in "What did
+    Tesla work for?" is not "Works" in "Edison Machine Works", so "Machine" is not another name in
+    Tesla's place. Beside an ordinal it may be ("the fifth assessment report" against "the Fourth
+    Assessment Report"), so the caller asks only beside a name."""
+    return any(word.islower() and kind == "name" for (word, _, _), (_, _, kind) in zip(asked, said, strict=True))
+
+
+def _one_name(name: str, other: str, article: str) -> bool:
+    """Whether ``article`` writes the two names side by side, in either order, as one name."""
+    return any(re.search(rf"(?<!\w){re.escape(a)}(?:['’]s)?[^\S\n]+{re.escape(b)}(?!\w)", article)
+               for a, b in ((name, other), (other, name)))
 
 
 def _name_edge(tokens: list[tuple[str, str, str | None]], i: int, step: int) -> int:

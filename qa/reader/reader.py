@@ -136,7 +136,8 @@ class Reader:
         """
         started = time.perf_counter()
         fetched: dict[str, str] = {}  # article id -> text, for a question typed in lower case only
-        if uncased(question):
+        typed_case = not uncased(question)
+        if not typed_case:
             fetched = {a: view.article_text(a) for a in dict.fromkeys(p.article_id for p in passages)}
             question = cased(question, list(fetched.values()))
         scored = [Candidate(row, p, f, self.score(f))
@@ -144,7 +145,7 @@ class Reader:
         mentions = Mentions(question, view, fetched)
         defined = self.defined(question, scored, mentions)
         if defined is not None:
-            return _unless_contrary(question, defined, scored, None,
+            return _unless_contrary(question, defined, scored, None, mentions, typed_case,
                                     {"score_ms": (time.perf_counter() - started) * 1000})
         t_read = time.perf_counter()
         choice = self.choose(question, scored, view, mentions)
@@ -165,7 +166,7 @@ class Reader:
         highlight = (guess.start + shift, guess.end + shift) if guess.end > guess.start else None
         return _unless_contrary(question, Reading(
             confidence=confidence, quote=(best.sentence.article_id, start, end), passage=best.passage,
-            highlight=highlight), scored, source.sentence.text, timings)
+            highlight=highlight), scored, source.sentence.text, mentions, typed_case, timings)
 
     @staticmethod
     def defined(question: str, scored: list[Candidate], mentions: Mentions) -> Reading | None:
@@ -340,12 +341,17 @@ class Mentions:
             return True
         article = candidate.sentence.article_id
         if article not in self.missing:
+            self.missing[article] = unmentioned(self.terms, self.text(candidate))
+        return not self.missing[article]
+
+    def text(self, candidate: Candidate) -> str:
+        """The text of the candidate's article after its title, author and date (fetched once)."""
+        article = candidate.sentence.article_id
+        if article not in self.texts:
             p = candidate.passage
             body = self.fetched[article] if article in self.fetched else self.view.article_text(article)
-            text = f"{p.title}\n{p.author or ''}\n{p.published or ''}\n{body}"
-            self.texts[article] = text
-            self.missing[article] = unmentioned(self.terms, text)
-        return not self.missing[article]
+            self.texts[article] = f"{p.title}\n{p.author or ''}\n{p.published or ''}\n{body}"
+        return self.texts[article]
 
     def nowhere(self) -> tuple[str, ...]:
         """The terms that no article looked up mentions, as the question spells them: what to
@@ -368,19 +374,22 @@ class Mentions:
 
 
 def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], answering: str | None,
-                     timings: dict[str, float]) -> Reading:
+                     mentions: Mentions, typed_case: bool, timings: dict[str, float]) -> Reading:
     """``reading`` with ``timings``, or a decline when its quote uses the opposite of a word of
     the question, names other years than the question's, negates nothing where the question does
     or negates two of its words in a row where it does not, or when ``answering`` (the quote's
     sentence holding the answer; None when the quote is one sentence) has another name in the
     place of one it never mentions (``qa.reader.contrary``). The quote's text is that of the
-    candidates it spans."""
+    candidates it spans, and its article's text is read from ``mentions`` only when a name is
+    swapped; ``typed_case`` is false for a question typed in lower case."""
     assert reading.quote is not None  # both callers pass an answer
     article_id, start, end = reading.quote
-    quote = " ".join(c.sentence.text for c in scored
-                     if c.sentence.article_id == article_id and start <= c.sentence.start and c.sentence.end <= end)
+    within = [c for c in scored
+              if c.sentence.article_id == article_id and start <= c.sentence.start and c.sentence.end <= end]
+    quote = " ".join(c.sentence.text for c in within)
     said = (opposite(question, quote) or negative_prefix(question, quote) or other_year(question, quote)
-            or other_name(question, answering or quote) or negated(question, quote))
+            or other_name(question, answering or quote, lambda: mentions.text(within[0]), typed_case)
+            or negated(question, quote))
     negation = unnegated(question, quote)
     if said is not None or negation is not None:
         return Reading(confidence=0.0, contrary=said, unnegated=negation, timings_ms=timings)
