@@ -299,7 +299,7 @@ def replayed(qa: QA, questions: Sequence[str]) -> list[Turn]:
     turns: list[Turn] = []
     for question in questions:
         answer = qa.answer(question, history=turns)
-        turns.append(Turn(question=question, answer=answer.text if answer.found else ""))
+        turns.append(Turn.after(question, answer))
     return turns
 
 

@@ -51,6 +51,8 @@ _SUBJECT = re.compile(rf"^\s*(?:who|what|which|where|when|why|how \w+|how)\s+({_
                       re.IGNORECASE)
 _NAME_AFTER = r"((?:the\s+)?[A-Z0-9][\w'’–-]*(?:\s+[A-Z0-9][\w'’–-]*)*)"
 _MAX_CHAIN = 3  # earlier turns consulted when the previous question was itself a follow-up
+_KEY_WORDS = 6  # the longest key span read as a name ("Levi's Stadium", "Continental Edison Company")
+_SINGULAR = frozenset("he she him her his".split())
 
 
 class _Word(NamedTuple):
@@ -103,15 +105,17 @@ def _usable(name: str) -> bool:
     return not name.isdigit() and name.removeprefix("the ").split()[0].lower() not in _MONTHS
 
 
-def _topics(question: str, answer: str, asked: str) -> tuple[list[str], list[str]]:
+def _topics(question: str, answer: str, asked: str, key: str) -> tuple[list[str], list[str]]:
     """What a pronoun in ``asked`` may stand for after ``question`` and its ``answer``: (people, things).
 
-    Likeliest first: a person pronoun after "Who won Super Bowl 50?" means the first new name in
-    the answer; otherwise the subject after the auxiliary ("Who was [Nikola Tesla]?", "Who was [the
-    Super Bowl 50 MVP]?", "What is [the capital of Australia]?"), the object of "Who proclaimed
-    [the oil embargo]?", then every other name. A name after a verb that ``asked`` repeats comes
-    first for things ("When was it built?" after "... to build Bushehr?"); the person of "Who was
-    Nikola Tesla?" is no thing.
+    Likeliest first: a person pronoun after "Who won Super Bowl 50?" means the answer's ``key``
+    span when it is a name (``_answered``), else the first new name in the answer; otherwise the
+    subject after the auxiliary ("Who was [Nikola Tesla]?", "Who was [the Super Bowl 50 MVP]?",
+    "What is [the capital of Australia]?"), which says what the answer names in the question's
+    own words, then the key span of an answer to "What ...?" or "Which ...?" ("Which stadium
+    hosted Super Bowl 50?"), then every other name. A name after a verb that ``asked`` repeats
+    comes first for things ("When was it built?" after "... to build Bushehr?"); the person of "Who
+    was Nikola Tesla?" is no thing.
     """
     names = [n for n in _names(question) if _usable(n)]
     found = [n for n in _names(answer) if _usable(n) and not any(_same(n, m) for m in names)]
@@ -136,11 +140,37 @@ def _topics(question: str, answer: str, asked: str) -> tuple[list[str], list[str
     verbs = {w.low[:4] for w in _words(asked) if len(w.low) >= 4 and w.low not in _FUNCTION}
     echoed = [n for n in names if any(b.lower()[:4] in verbs for b in question[:question.find(n)].split()[-1:])]
     person = subject[:1] if m and subject and (subject[0] in names or asks_who) else []
-    people = (found[:1] if who_did else []) + person + names + found  # not "the boiling point of tungsten"
-    things = [t for t in echoed + subject + names + found  # "it" is not "Who was [Nikola Tesla]?"
+    answered_people, answered_things = _answered(question, key, asked)
+    people = ((answered_people or found[:1]) if who_did else []) + person + answered_people + names + found
+    things = [t for t in echoed + subject + answered_things + names + found  # "it" is not "Who was [Nikola Tesla]?"
               if not (person and asks_who and copula and _same(t, person[0]))]
     return [re.sub("^The ", "the ", p) for p in dict.fromkeys(people)], [
         re.sub("^The ", "the ", t) for t in dict.fromkeys(things)]
+
+
+def _answered(question: str, key: str, asked: str) -> tuple[list[str], list[str]]:
+    """The answer's key span as a (person, thing) a pronoun of ``asked`` may stand for, when it
+    is a name ("Levi's Stadium", "Von Miller", not "the expertise" or a date) and ``question``
+    asked for one. After "Who ...?" it is a person ("Where was he born?" after "Who won the
+    MVP award?"), never "it". After "What ...?" or "Which ...?" it is a thing ("What river is it
+    on?" after "What is the largest city in Florida by population?") and a group ("Who was their
+    coach?" after "Which NFL team won?"), but not "he" or "she", who is the question's person
+    ("When did he leave it?" after "What company did Tesla work for?"), nor "that building" after
+    "Which architect designed the building?", a noun the question has besides the one it asks for.
+    """
+    words, question_words = key.split(), [w.low for w in _words(question)]
+    named = (0 < len(words) <= _KEY_WORDS and _usable(key) and words[0][0].isupper()
+             and all(w[0].isupper() or w.lower() in _CONNECTORS for w in words))
+    asks = question_words[0] if named and question_words else ""
+    if asks == "who":
+        return [key], []
+    if asks not in ("what", "which"):
+        return [], []
+    follow = [w.low for w in _words(asked)]
+    pointed = {n for d, n in zip(follow, follow[1:], strict=False) if d in ("that", "this", "these", "those")}
+    if pointed & set(question_words[2:]):
+        return [], []
+    return ([] if _SINGULAR & set(follow) else [key]), [key]
 
 
 def _references(body: str, words: list[_Word], own: list[str]) -> list[tuple[_Word, str]]:
@@ -167,7 +197,8 @@ def _references(body: str, words: list[_Word], own: list[str]) -> list[tuple[_Wo
                     refs.append((w, "vague"))  # "who said that?": a statement, not a name
                     continue
             if content and (before not in _DO or (later and later not in _FUNCTION)):
-                refs.append((w, "determiner"))  # "that year", "this plant"; not "did that happen"
+                if not body[words[i + 1].end:].lstrip().startswith("("):  # "that plant (Bushehr)": read already
+                    refs.append((w, "determiner"))  # "that year", "this plant"; not "did that happen"
                 continue
         if w.low in _POSSESSIVE or w.low == "her" and after and after not in _FUNCTION:  # "her father"
             refs.append((w, "possessive"))
@@ -258,7 +289,7 @@ def resolve_followup(question: str, history: Sequence[Turn | str]) -> str:
     if not history:
         return question
     last = history[-1]
-    previous, answer = (last.question, last.answer) if isinstance(last, Turn) else (last, "")
+    previous, answer, key = (last.question, last.answer, last.key) if isinstance(last, Turn) else (last, "", "")
     if len(history) > 1:
         previous = resolve_followup(previous, history[:-1][-_MAX_CHAIN:])
     previous = cased(previous, [answer])
@@ -272,7 +303,7 @@ def resolve_followup(question: str, history: Sequence[Turn | str]) -> str:
     own = _names(body)
     refs = _references(body, words, own)
     people, things = (
-        [t for t in topics if not any(_same(t, o) for o in own)] for topics in _topics(previous, answer, body))
+        [t for t in topics if not any(_same(t, o) for o in own)] for topics in _topics(previous, answer, body, key))
     if refs:
         return _substituted(about, body, refs, previous, people, things) or question
     fragment = body.strip(" ?.!")

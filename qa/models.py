@@ -289,6 +289,17 @@ class Turn(_Value):
 
     question: str
     answer: str = ""
+    # The answer's key span (its highlight): after "Which stadium hosted Super Bowl 50?", the
+    # "it" of "Where is it?" is the stadium the answer names, not Super Bowl 50.
+    key: str = ""
+
+    @classmethod
+    def after(cls, question: str, answer: Answer) -> Turn:
+        """The turn ``question`` and its ``answer`` make: the quote and its key span, none if declined."""
+        if not answer.found:
+            return cls(question=question)
+        span = answer.highlight
+        return cls(question=question, answer=answer.text, key=answer.text[span.start:span.end] if span else "")
 
 
 def quoted_list(words: list[str], last: str = "or") -> str:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa import Turn
+from qa import Answer, Span, Turn
 from qa.conversation import resolve_followup
 
 TESLA = "Who was Nikola Tesla?"
@@ -16,6 +16,23 @@ BRONCOS = Turn(question=SUPER_BOWL, answer="The Denver Broncos defeated the Caro
 MONGOLS = Turn(question="who founded the mongol empire?",
                answer='After founding the Mongol Empire and being proclaimed "Genghis Khan", he started the Mongol '
                       'invasions.')
+# Turns whose answer's key span names what the question asked for.
+STADIUM = Turn(question="Which stadium hosted Super Bowl 50?", key="Levi's Stadium",
+               answer="The game was played on February 7, 2016, at Levi's Stadium in the San Francisco Bay Area.")
+MVP = Turn(question="Who was the Super Bowl 50 MVP?", key="Von Miller",
+           answer="Denver linebacker Von Miller was named Super Bowl MVP.")
+WINNER = Turn(question="Who won the Super Bowl 50 MVP award?", key="Von Miller",
+              answer="Denver linebacker Von Miller was named Super Bowl MVP.")
+ARCHITECT = Turn(question="Which architect designed the Scottish Parliament's building?", key="Enric Miralles",
+                 answer="The building was designed by Enric Miralles.")
+LARGEST = Turn(question="What is the largest city in Florida by population?", key="Jacksonville",
+               answer="Jacksonville is the largest city by population in the U.S. state of Florida.")
+EMPLOYER = Turn(question="What company did Tesla work for in 1882?", key="Continental Edison Company",
+                answer="In 1882, Tesla began working for the Continental Edison Company in France.")
+BUILDER = Turn(question="Who built Iran's nuclear reactor at Bushehr?", key="Moscow",
+               answer="Moscow agreed to build Iran's nuclear reactor at Bushehr.")
+TEAM = Turn(question="Which team won Super Bowl 50?", key="Denver Broncos",
+            answer="The Denver Broncos defeated the Carolina Panthers.")
 
 # A question that can be read alone is returned exactly as asked, whatever came before.
 SELF_CONTAINED = [
@@ -70,11 +87,23 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("How many sacks did he get?", "Who was the Super Bowl 50 MVP?", "How many sacks did the Super Bowl 50 MVP get?"),
     # typed in lower case: its answer's capitals show that the question already named the empire
     ("when did he die?", MONGOLS, "When did Genghis Khan die?"),
+    # the answer's key span, when it names what the question asked for
+    ("Where is it?", STADIUM, "Where is Levi's Stadium?"),
+    ("Where was he born?", MVP, "Where was the Super Bowl 50 MVP born?"),  # the question names him
+    ("Where was he born?", WINNER, "Where was Von Miller born?"),
+    ("What river is it on?", LARGEST, "What river is Jacksonville on?"),
+    ("Who was their coach?", TEAM, "Who was Denver Broncos' coach?"),
+    ("When did he leave it?", EMPLOYER, "When did Tesla leave Continental Edison Company?"),  # he: the question's
+    ("When was it finished?", BUILDER, "When was Iran's nuclear reactor finished?"),  # it: not who built it
+    ("Where is that building?", ARCHITECT, "Where is that building (the Scottish Parliament)?"),  # not the architect
+    ("When was that stadium built?", STADIUM, "When was that stadium (Levi's Stadium) built?"),
+    ("When did he die?", Turn(question=TESLA, answer="Tesla was an inventor.", key="inventor"),
+     "When did Nikola Tesla die?"),  # no name
 ]
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower().removesuffix("'s") for w in re.findall(r"[\w'’–-]+", text)]
+    return [w.lower().removesuffix("'s").removesuffix("'") for w in re.findall(r"[\w'’–-]+", text)]
 
 
 def _assert_readable(resolved: str, question: str, previous: str | Turn) -> None:
@@ -102,6 +131,15 @@ def test_followup_becomes_a_readable_sentence(question: str, previous: str | Tur
     assert resolved == expected
     _assert_readable(resolved, question, previous)
     assert resolve_followup(resolved, [previous]) == resolved  # the rewrite stands alone
+
+
+def test_turn_after_an_answer_keeps_its_key_span() -> None:
+    text = "The game was played at Levi's Stadium."
+    found = Answer(question="Which stadium?", found=True, text=text, confidence=0.9,
+                   highlight=Span(start=text.index("Levi"), end=len(text) - 1))
+    assert Turn.after("Which stadium?", found) == Turn(question="Which stadium?", answer=text, key="Levi's Stadium")
+    declined = Answer(question="Which stadium?", found=False, text="The articles don't say.", confidence=0.1)
+    assert Turn.after("Which stadium?", declined) == Turn(question="Which stadium?")
 
 
 def test_issue_14_cases() -> None:

@@ -373,7 +373,7 @@ def build_app(qa: QA, host: str = "127.0.0.1", credential: AdminCredential | Non
         number = len(answers)  # this answer's place, which its citations' clicks name
         shown = render_answer(answer, number, describe_scope(filters, titles))
         answered = [*messages, {"role": "assistant", "content": shown}]
-        turn = Turn(question=asked, answer=answer.text if answer.found else "")
+        turn = Turn.after(asked, answer)
         yield answered, answered, [*turns, turn], [*answers, answer], render_sources(answer, number), gr.skip()
 
     def new_conversation() -> tuple[Any, ...]:
