@@ -37,7 +37,7 @@ from qa.errors import (
     QAError,
     QueryError,
 )
-from qa.framing import read_as
+from qa.framing import read_as, unframed
 from qa.indexing import ingest_paths
 from qa.ingest import DEFAULT_MAX_BYTES
 from qa.models import (
@@ -244,12 +244,14 @@ class QA:
         self, question: str, k: int | None = None, mode: RetrievalMode | None = None,
         filters: Filters | None = None,
     ) -> list[Passage]:
-        """Best-first passages for ``question``.
+        """Best-first passages for ``question``, read without a framing by its source ("According
+        to the article, ...", ``qa.framing.unframed``), as ``answer`` reads it.
 
         Raises:
             ValueError: ``k`` is not positive.
         """
-        return self._consistently(lambda: self.retriever.search(question, k=k, mode=mode, filters=filters))
+        query = unframed(question)
+        return self._consistently(lambda: self.retriever.search(query, k=k, mode=mode, filters=filters))
 
     def answer(
         self, question: str, k: int | None = None, history: Sequence[Turn | str] = (),

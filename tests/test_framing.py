@@ -98,3 +98,12 @@ def test_a_framed_question_gets_the_plain_questions_answer(qa: QA, question: str
         assert (a.found, a.text, a.highlight, a.confidence) == (plain.found, plain.text, plain.highlight,
                                                                 plain.confidence), framed
         assert a.question == framed and a.resolved_question is None  # shown as asked, not rewritten
+
+
+@pytest.mark.slow
+def test_a_framed_search_finds_the_plain_searchs_passages(qa: QA) -> None:
+    """``QA.search`` reads a query as ``answer`` does: without the source's name in it."""
+    plain = qa.search("What did Iran badly need from Russia?")
+    for framed in ("According to the article, what did Iran badly need from Russia?",
+                   "What did Iran badly need from Russia, according to the piece?"):
+        assert qa.search(framed) == plain, framed
