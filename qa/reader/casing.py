@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import takewhile
 
+from qa.reader.names import ends_word, starts_word
 from qa.retrieval import STOPWORDS
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -89,13 +90,9 @@ def _occurrences(text: str, lower: str, word: str) -> Iterator[int]:
     at = lower.find(word)
     while at >= 0:
         end = at + len(word)
-        if (at == 0 or not _is_word(lower[at - 1])) and (end == len(lower) or not _is_word(lower[end])):
+        if starts_word(lower, at) and ends_word(lower, end):
             yield at
         at = lower.find(word, end)
-
-
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
 
 
 def _asked_name(text: str, at: int, word: str, words: set[str]) -> bool:

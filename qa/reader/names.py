@@ -158,8 +158,7 @@ def _word_at(folded: str, letters: str, whole: bool) -> bool:
     at = folded.find(letters)
     while at >= 0:
         end = at + len(letters)
-        if (at == 0 or not _is_word(folded[at - 1])) and (
-                not whole or end == len(folded) or not _is_word(folded[end])):
+        if starts_word(folded, at) and (not whole or ends_word(folded, end)):
             return True
         at = folded.find(letters, at + 1)
     return False
@@ -177,6 +176,16 @@ def _number_at(digits: str, number: str) -> bool:
             return True
         at = digits.find(number, at + 1)
     return False
+
+
+def starts_word(text: str, at: int) -> bool:
+    """Whether a word of ``text`` may start at ``at``: no letter, digit or underscore before it."""
+    return at == 0 or not _is_word(text[at - 1])
+
+
+def ends_word(text: str, end: int) -> bool:
+    """Whether a word of ``text`` may end at ``end``: no letter, digit or underscore after it."""
+    return end == len(text) or not _is_word(text[end])
 
 
 def _is_word(char: str) -> bool:
