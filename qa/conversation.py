@@ -49,6 +49,8 @@ _ADJUNCT_WH = re.compile(rf"^\s*(when|where|why|how(?: \w+)?|(?:what|which) (?:y
                          rf"(?=(?:{_AUX_ALT})\b)", re.IGNORECASE)
 _SUBJECT = re.compile(rf"^\s*(?:who|what|which|where|when|why|how \w+|how)\s+({_AUX_ALT})\s+(.+?)[\s?.!]*$",
                       re.IGNORECASE)
+_HAPPENED = re.compile(r"^\s*(when|where|why|how)\s+(?:did|does|do|will|would)\s+(?:it|that|this)\s+happen\s*[?.!]*$",
+                       re.IGNORECASE)  # "When did it happen?": the event the previous question asked about
 _NAME_AFTER = r"((?:the\s+)?[A-Z0-9][\w'’–-]*(?:\s+[A-Z0-9][\w'’–-]*)*)"
 _MAX_CHAIN = 3  # earlier turns consulted when the previous question was itself a follow-up
 _KEY_WORDS = 6  # the longest key span read as a name ("Levi's Stadium", "Continental Edison Company")
@@ -105,6 +107,14 @@ def _usable(name: str) -> bool:
     return not name.isdigit() and name.removeprefix("the ").split()[0].lower() not in _MONTHS
 
 
+def _named(key: str) -> bool:
+    """Whether an answer's key span is a name a pronoun can stand for ("Levi's Stadium", "Bank of
+    England"), not a description ("the expertise"), a date or a long phrase."""
+    words = key.split()
+    return (0 < len(words) <= _KEY_WORDS and _usable(key) and words[0][0].isupper()
+            and all(w[0].isupper() or w.lower() in _CONNECTORS for w in words))
+
+
 def _topics(question: str, answer: str, asked: str, key: str) -> tuple[list[str], list[str]]:
     """What a pronoun in ``asked`` may stand for after ``question`` and its ``answer``: (people, things).
 
@@ -157,13 +167,14 @@ def _answered(question: str, key: str, asked: str) -> tuple[list[str], list[str]
     coach?" after "Which NFL team won?"), but not "he" or "she", who is the question's person
     ("When did he leave it?" after "What company did Tesla work for?"), nor "that building" after
     "Which architect designed the building?", a noun the question has besides the one it asks for.
+    After "Where ...?" it is a place ("When was it built?" after "Where did Tesla die?").
     """
-    words, question_words = key.split(), [w.low for w in _words(question)]
-    named = (0 < len(words) <= _KEY_WORDS and _usable(key) and words[0][0].isupper()
-             and all(w[0].isupper() or w.lower() in _CONNECTORS for w in words))
-    asks = question_words[0] if named and question_words else ""
+    question_words = [w.low for w in _words(question)]
+    asks = question_words[0] if _named(key) and question_words else ""
     if asks == "who":
         return [key], []
+    if asks == "where":
+        return [], [key]
     if asks not in ("what", "which"):
         return [], []
     follow = [w.low for w in _words(asked)]
@@ -221,15 +232,19 @@ def _replace(text: str, old: str, new: str) -> str:
 
 
 def _substituted(lead: str, body: str, refs: list[tuple[_Word, str]], previous: str,
-                 people: list[str], things: list[str]) -> str | None:
-    """``body`` with each word that points back replaced by what it stands for; None when nothing fits."""
+                 people: list[str], things: list[str], key: str) -> str | None:
+    """``body`` with each word that points back replaced by what it stands for; None when nothing fits.
+    "there" is the place the previous answer named when its question asked "Where ...?", else the
+    place the previous question names ("in New York")."""
     person = people[0] if people else None
     if any(w.low in _PERSONAL for w, _ in refs):
         things = [t for t in things if person is None or not _same(t, person)]
     thing = things[0] if things else None
     out, changed = body, False
     year = next((n for n in _names(previous) if n.isdigit()), None)
-    place = re.search(r"\b(?:in|at|to|from|near)\s+" + _NAME_AFTER, previous)
+    named = re.search(r"\b(?:in|at|to|from|near)\s+" + _NAME_AFTER, previous)
+    answered = _named(key) and [w.low for w in _words(previous)[:1]] == ["where"]
+    place = key if answered else named.group(1) if named else None
     for w, kind in reversed(refs):
         topic, new, end = (person if w.low in _PERSONAL else thing), None, w.end
         if kind == "entity" and topic:
@@ -237,7 +252,7 @@ def _substituted(lead: str, body: str, refs: list[tuple[_Word, str]], previous: 
         elif kind == "possessive" and topic:
             new = topic + ("'" if topic.endswith("s") and not topic.endswith("ss") else "'s")
         elif kind == "there" and place:
-            new = f"in {place.group(1)}"
+            new = f"in {place}"
         elif kind == "then" and year:
             new = f"in {year}"
         elif kind == "determiner" and topic:
@@ -304,11 +319,13 @@ def resolve_followup(question: str, history: Sequence[Turn | str]) -> str:
     refs = _references(body, words, own)
     people, things = (
         [t for t in topics if not any(_same(t, o) for o in own)] for topics in _topics(previous, answer, body, key))
+    happened, swap = _HAPPENED.match(body), _ADJUNCT_WH.match(previous)
+    if happened and swap:  # "When did it happen?" after "Where did Tesla die?": "When did Tesla die?"
+        return _ending(happened.group(1) + previous[swap.end(1):])
     if refs:
-        return _substituted(about, body, refs, previous, people, things) or question
+        return _substituted(about, body, refs, previous, people, things, key) or question
     fragment = body.strip(" ?.!")
     if words[0].low in _WH and len(words) <= 2 and not lows & _AUX and fragment.lower() not in _WH - _ADVERB_WH:
-        swap = _ADJUNCT_WH.match(previous)  # "and when?" after "Where did Tesla die?"; not "so what?"
         if swap and _ADJUNCT_WH.match(fragment + " is"):
             return _ending(fragment + previous[swap.end(1):])
         return _ending(f"{fragment}, about {things[0]}") if things else question

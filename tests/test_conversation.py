@@ -33,6 +33,8 @@ BUILDER = Turn(question="Who built Iran's nuclear reactor at Bushehr?", key="Mos
                answer="Moscow agreed to build Iran's nuclear reactor at Bushehr.")
 TEAM = Turn(question="Which team won Super Bowl 50?", key="Denver Broncos",
             answer="The Denver Broncos defeated the Carolina Panthers.")
+DEATH = Turn(question="Where did Nikola Tesla die?", key="New Yorker Hotel",
+             answer="On 7 January 1943, at the age of 86, Tesla died alone in room 3327 of the New Yorker Hotel.")
 
 # A question that can be read alone is returned exactly as asked, whatever came before.
 SELF_CONTAINED = [
@@ -99,6 +101,12 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("When was that stadium built?", STADIUM, "When was that stadium (Levi's Stadium) built?"),
     ("When did he die?", Turn(question=TESLA, answer="Tesla was an inventor.", key="inventor"),
      "When did Nikola Tesla die?"),  # no name
+    ("Who else lived there?", DEATH, "Who else lived in New Yorker Hotel?"),  # there: the place answered
+    ("When did he die?", DEATH, "When did Nikola Tesla die?"),
+    # the event the previous question asked about, with the follow-up's question word
+    ("When did it happen?", DEATH, "When did Nikola Tesla die?"),
+    ("Why did that happen?", "Where did Nikola Tesla die?", "Why did Nikola Tesla die?"),
+    ("Where did it happen?", "When was Martin Luther born?", "Where was Martin Luther born?"),
 ]
 
 
