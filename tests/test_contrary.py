@@ -179,6 +179,20 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
     # a word that is a name of the question only where it is capitalised
     ("What company owns the American Broadcasting Company?", "ABC is owned by the Disney-ABC Television Group.",
      None),
+    # a place's people or language is no other name than the place
+    ("What city served as Poland's capital in 1313?", "Then Kraków served as the Polish capital city.", None),
+    ("Where was the Kievian force that confronted Subutai's army defeated in 1223?",
+     "At the Battle of Kalka River in 1223, Subutai's forces defeated the larger Kievan force.", None),
+    ("What is outside the competence of the Scottish Parliament?", "It is outside the competence of the Scotland "
+     "Parliament.", None),
+    ("What did Iran export in 1973?", "In 1973, Iraq exported oil.", ("Iran", "Iraq")),  # two places
+    ("What city served as Iraq's capital in 1313?", "Then Kraków served as the Iranian capital city.",
+     ("Iraq", "Iranian")),
+    # a name beside a word of kin asks about another person
+    ("Which descendant of Genghis Khan sacked Baghdad?", "His descendant Hulagu Khan sacked Baghdad.", None),
+    ("Which of Genghis Khan's descendants sacked Baghdad?", "His descendant Hulagu Khan sacked Baghdad.", None),
+    ("Which general of Genghis Khan sacked Baghdad?", "His descendant Hulagu Khan sacked Baghdad.",
+     ("Genghis", "Hulagu")),
 ])
 def test_other_name(question: str, quote: str, expected: tuple[str, str] | None) -> None:
     assert other_name(question, quote) == expected
