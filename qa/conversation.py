@@ -49,6 +49,8 @@ _ADJUNCT_WH = re.compile(rf"^\s*(when|where|why|how(?: \w+)?|(?:what|which) (?:y
                          rf"(?=(?:{_AUX_ALT})\b)", re.IGNORECASE)
 _SUBJECT = re.compile(rf"^\s*(?:who|what|which|where|when|why|how \w+|how)\s+({_AUX_ALT})\s+(.+?)[\s?.!]*$",
                       re.IGNORECASE)
+_BUILT = re.compile(r"\b(?:built|constructed|erected|designed|founded|established|opened|completed|renovated"
+                    r"|demolished|destroyed|located)\b", re.IGNORECASE)  # what is done to a place, not by a person
 _HAPPENED = re.compile(r"^\s*(when|where|why|how)\s+(?:did|does|do|will|would)\s+(?:it|that|this)\s+happen\s*[?.!]*$",
                        re.IGNORECASE)  # "When did it happen?": the event the previous question asked about
 _NAME_AFTER = r"((?:the\s+)?[A-Z0-9][\w'’–-]*(?:\s+[A-Z0-9][\w'’–-]*)*)"
@@ -124,8 +126,10 @@ def _topics(question: str, answer: str, asked: str, key: str) -> tuple[list[str]
     "What is [the capital of Australia]?"), which says what the answer names in the question's
     own words, then the key span of an answer to "What ...?" or "Which ...?" ("Which stadium
     hosted Super Bowl 50?"), then every other name. A name after a verb that ``asked`` repeats
-    comes first for things ("When was it built?" after "... to build Bushehr?"); the person of "Who
-    was Nikola Tesla?" is no thing.
+    comes first for things ("When was it built?" after "... to build Bushehr?"), then, after "Where
+    did ... ?" (not "Where is ...?", whose subject is the place's), the place answered when
+    ``asked`` says what was done to a place ("When was it built?" after "Where did Tesla die?");
+    the person of "Who was Nikola Tesla?" is no thing.
     """
     names = [n for n in _names(question) if _usable(n)]
     found = [n for n in _names(answer) if _usable(n) and not any(_same(n, m) for m in names)]
@@ -139,7 +143,11 @@ def _topics(question: str, answer: str, asked: str, key: str) -> tuple[list[str]
         if asks_who and copula and len(rest.split()) <= 6:
             subject.append(rest)  # the whole description: "Who was [the Super Bowl 50 MVP]?"
         elif any(rest.startswith(n) for n in names):
-            subject.append(next(n for n in names if rest.startswith(n)))
+            name = next(n for n in names if rest.startswith(n))
+            after = rest[len(name):].split()
+            whole = copula and after and len(rest.split()) <= 6 and all(
+                w.islower() and not w.endswith("ed") and w not in _FUNCTION for w in after)
+            subject.append(rest if whole else name)  # "Where is [the Nojeh airbase]?", not "the Nojeh"
         elif re.match(r"(?:the|a|an) ", rest, re.IGNORECASE) and len(rest.split()) <= 6:
             words = rest.split()  # "the capital of Australia" after is/was; "the embargo" of "did the embargo cause"
             subject.append(" ".join(words[:-1] if copula and rest.endswith("ed") else words if copula else words[:2]))
@@ -152,8 +160,11 @@ def _topics(question: str, answer: str, asked: str, key: str) -> tuple[list[str]
     person = subject[:1] if m and subject and (subject[0] in names or asks_who) else []
     answered_people, answered_things = _answered(question, key, asked)
     people = ((answered_people or found[:1]) if who_did else []) + person + answered_people + names + found
-    things = [t for t in echoed + subject + answered_things + names + found  # "it" is not "Who was [Nikola Tesla]?"
-              if not (person and asks_who and copula and _same(t, person[0]))]
+    # "When was it built?" after "Where did Tesla die?": the place, not the one who did something there
+    where = question.lower().lstrip().startswith("where")
+    built = answered_things if where and m and not copula and _BUILT.search(asked) else []
+    things = [t for t in echoed + built + subject + answered_things + names + found
+              if not (person and asks_who and copula and _same(t, person[0]))]  # "it" is not "Who was [Nikola Tesla]?"
     return [re.sub("^The ", "the ", p) for p in dict.fromkeys(people)], [
         re.sub("^The ", "the ", t) for t in dict.fromkeys(things)]
 

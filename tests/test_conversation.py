@@ -102,6 +102,9 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("When did he die?", Turn(question=TESLA, answer="Tesla was an inventor.", key="inventor"),
      "When did Nikola Tesla die?"),  # no name
     ("Who else lived there?", DEATH, "Who else lived in New Yorker Hotel?"),  # there: the place answered
+    ("When was it built?", DEATH, "When was New Yorker Hotel built?"),  # done to a place, not by Tesla
+    ("When was it built?", Turn(question="Where is the Nojeh airbase?", key="Hamadan", answer="It is in Hamadan."),
+     "When was the Nojeh airbase built?"),  # the subject of "Where is ...?" is the place's
     ("When did he die?", DEATH, "When did Nikola Tesla die?"),
     # the event the previous question asked about, with the follow-up's question word
     ("When did it happen?", DEATH, "When did Nikola Tesla die?"),
