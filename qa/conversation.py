@@ -109,6 +109,12 @@ def _usable(name: str) -> bool:
     return not name.isdigit() and name.removeprefix("the ").split()[0].lower() not in _MONTHS
 
 
+def _asks(question: str) -> str:
+    """The first word of ``question`` in lower case, its question word when it has one ("where")."""
+    words = _words(question)
+    return words[0].low if words else ""
+
+
 def _named(key: str) -> bool:
     """Whether an answer's key span is a name a pronoun can stand for ("Levi's Stadium", "Bank of
     England"), not a description ("the expertise"), a date or a long phrase."""
@@ -161,8 +167,7 @@ def _topics(question: str, answer: str, asked: str, key: str) -> tuple[list[str]
     answered_people, answered_things = _answered(question, key, asked)
     people = ((answered_people or found[:1]) if who_did else []) + person + answered_people + names + found
     # "When was it built?" after "Where did Tesla die?": the place, not the one who did something there
-    where = question.lower().lstrip().startswith("where")
-    built = answered_things if where and m and not copula and _BUILT.search(asked) else []
+    built = answered_things if _asks(question) == "where" and m and not copula and _BUILT.search(asked) else []
     things = [t for t in echoed + built + subject + answered_things + names + found
               if not (person and asks_who and copula and _same(t, person[0]))]  # "it" is not "Who was [Nikola Tesla]?"
     return [re.sub("^The ", "the ", p) for p in dict.fromkeys(people)], [
@@ -181,7 +186,7 @@ def _answered(question: str, key: str, asked: str) -> tuple[list[str], list[str]
     After "Where ...?" it is a place ("When was it built?" after "Where did Tesla die?").
     """
     question_words = [w.low for w in _words(question)]
-    asks = question_words[0] if _named(key) and question_words else ""
+    asks = _asks(question) if _named(key) else ""
     if asks == "who":
         return [key], []
     if asks == "where":
@@ -254,8 +259,7 @@ def _substituted(lead: str, body: str, refs: list[tuple[_Word, str]], previous: 
     out, changed = body, False
     year = next((n for n in _names(previous) if n.isdigit()), None)
     named = re.search(r"\b(?:in|at|to|from|near)\s+" + _NAME_AFTER, previous)
-    answered = _named(key) and [w.low for w in _words(previous)[:1]] == ["where"]
-    place = key if answered else named.group(1) if named else None
+    place = key if _named(key) and _asks(previous) == "where" else named.group(1) if named else None
     for w, kind in reversed(refs):
         topic, new, end = (person if w.low in _PERSONAL else thing), None, w.end
         if kind == "entity" and topic:
