@@ -57,6 +57,24 @@ _NAME_AFTER = r"((?:the\s+)?[A-Z0-9][\w'’–-]*(?:\s+[A-Z0-9][\w'’–-]*)*)"
 _MAX_CHAIN = 3  # earlier turns consulted when the previous question was itself a follow-up
 _KEY_WORDS = 6  # the longest key span read as a name ("Levi's Stadium", "Continental Edison Company")
 _SINGULAR = frozenset("he she him her his".split())
+# Nouns of "Which ...?" that ask for a person, whose name is no "it": "When was it built?" after
+# "Which architect designed the building?" asks about the building, "When was he born?" the architect.
+_PERSON_NOUNS = frozenset((
+    "architect", "artist", "author", "writer", "poet", "painter", "sculptor", "composer", "singer",
+    "musician", "actor", "actress", "player", "coach", "quarterback", "president", "king", "queen",
+    "emperor", "empress", "prince", "princess", "general", "leader", "ruler", "pope", "bishop",
+    "minister", "scientist", "engineer", "inventor", "person", "man", "woman", "founder",
+    "chancellor", "governor", "mayor", "senator", "philosopher", "explorer", "director", "producer",
+    "commander", "judge", "physician", "economist", "historian", "politician",
+))
+# Capitalised nouns that a possessive name leads into as one name: "Levi's Stadium", "St Paul's
+# Cathedral" (but "Poland's President" is two names).
+_PLACE_NOUNS = frozenset((
+    "stadium", "arena", "park", "hall", "church", "cathedral", "chapel", "abbey", "college", "university",
+    "school", "hospital", "bridge", "tower", "square", "street", "garden", "gardens", "palace", "castle",
+    "island", "bay", "field", "theatre", "theater", "center", "centre", "museum", "airport", "station",
+    "market", "hotel", "inn", "club", "lane", "road", "house",
+))
 
 
 class _Word(NamedTuple):
@@ -77,7 +95,8 @@ def _words(text: str) -> list[_Word]:
 def _names(text: str) -> list[str]:
     """Capitalised name phrases in ``text``: "Nikola Tesla", "the United States", "Super Bowl 50", "1990".
 
-    A capitalised function word ("Who", "The", "And") is no name; a possessive or a number ends one.
+    A capitalised function word ("Who", "The", "And") is no name; a possessive or a number ends
+    one, except a possessive before a capitalised noun of ``_PLACE_NOUNS`` ("Levi's Stadium").
     """
     words, spans, current = _words(text), list[list[int]](), None
     for i, w in enumerate(words):
@@ -90,7 +109,11 @@ def _names(text: str) -> list[str]:
             the = current is None and name and i > 0 and text[words[i - 1].start:w.start].lower() == "the "
             current = current or [words[i - 1].start if the else w.start, 0]
             current[1] = w.start + len(w.low)
-            if w.low != w.text.lower() or number:
+            possessive = w.low != w.text.lower()
+            if possessive and i + 1 < len(words) and words[i + 1].low in _PLACE_NOUNS \
+                    and words[i + 1].text[0].isupper() and text[w.end:words[i + 1].start] == " ":
+                current[1] = w.end  # "Levi's Stadium": the possessive is part of the name
+            elif possessive or number:
                 spans.append(current)
                 current = None
         elif current and not (w.low in _CONNECTORS and any(  # "Bank of the United States"
@@ -183,10 +206,13 @@ def _answered(question: str, key: str, asked: str) -> tuple[list[str], list[str]
     coach?" after "Which NFL team won?"), but not "he" or "she", who is the question's person
     ("When did he leave it?" after "What company did Tesla work for?"), nor "that building" after
     "Which architect designed the building?", a noun the question has besides the one it asks for.
-    After "Where ...?" it is a place ("When was it built?" after "Where did Tesla die?").
+    After "Where ...?" it is a place ("When was it built?" after "Where did Tesla die?"). After
+    "Which architect ...?" (a noun of ``_PERSON_NOUNS``) it is a person, as after "Who ...?".
     """
     question_words = [w.low for w in _words(question)]
     asks = _asks(question) if _named(key) else ""
+    if asks in ("what", "which") and _PERSON_NOUNS & set(question_words[1:3]):
+        asks = "who"  # "Which architect ...?", "What American author ...?"
     if asks == "who":
         return [key], []
     if asks == "where":

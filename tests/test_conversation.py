@@ -98,6 +98,11 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("When did he leave it?", EMPLOYER, "When did Tesla leave Continental Edison Company?"),  # he: the question's
     ("When was it finished?", BUILDER, "When was Iran's nuclear reactor finished?"),  # it: not who built it
     ("Where is that building?", ARCHITECT, "Where is that building (the Scottish Parliament)?"),  # not the architect
+    ("When was it built?", ARCHITECT, "When was the Scottish Parliament built?"),  # the architect is no "it"
+    ("When was he born?", ARCHITECT, "When was Enric Miralles born?"),
+    ("When was it built?", Turn(question="Where is Levi's Stadium located?", key="Santa Clara",
+                                answer="Levi's Stadium is in Santa Clara, California."),
+     "When was Levi's Stadium built?"),  # a possessive before a place's noun is part of its name
     ("When was that stadium built?", STADIUM, "When was that stadium (Levi's Stadium) built?"),
     ("When did he die?", Turn(question=TESLA, answer="Tesla was an inventor.", key="inventor"),
      "When did Nikola Tesla die?"),  # no name
