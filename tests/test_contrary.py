@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from qa.reader.contrary import OPPOSITES, negated, negative_prefix, opposite, other_name, other_year, unnegated
+from qa.reader.contrary import (
+    OPPOSITES,
+    negated,
+    negative_prefix,
+    opposite,
+    other_name,
+    other_owner,
+    other_year,
+    unnegated,
+)
 
 COURT = "The European Court of Justice is the highest court able to interpret European Union law."
 
@@ -185,6 +194,11 @@ EU_LAW = "The three sources of European Union law are primary law, secondary law
      "At the Battle of Kalka River in 1223, Subutai's forces defeated the larger Kievan force.", None),
     ("What is outside the competence of the Scottish Parliament?", "It is outside the competence of the Scotland "
      "Parliament.", None),
+    ("What city served as Spain's capital in 1561?", "Then Madrid served as the Spanish capital city.", None),
+    ("What city served as France's capital in 1561?", "Then Paris served as the French capital city.", None),
+    ("What did Ireland export in 1973?", "In 1973, the Irish exported beef.", None),
+    ("What city served as Spain's capital in 1561?", "Then Lisbon served as the Portuguese capital city.",
+     ("Spain", "Portuguese")),
     ("What did Iran export in 1973?", "In 1973, Iraq exported oil.", ("Iran", "Iraq")),  # two places
     ("What city served as Iraq's capital in 1313?", "Then Kraków served as the Iranian capital city.",
      ("Iraq", "Iranian")),
@@ -225,3 +239,35 @@ def test_other_name_reads_the_answering_sentence_not_its_joined_neighbour() -> N
     quote = f"{born} His father, Milutin Tesla, was an Orthodox priest."
     assert other_name("What is Nikola Tesla's date of birth?", quote) == ("Nikola", "Milutin")
     assert other_name("What is Nikola Tesla's date of birth?", born) is None
+
+
+PUTIN = ("Russia's President Vladimir Putin (L), who arrived to attend the Gas Exporting Countries Forum, meets with "
+         "Iran's Supreme Leader Ayatollah Ali Khamenei in Tehran.")
+
+
+@pytest.mark.parametrize(("question", "sentence", "key", "expected"), [
+    # the key span holds another name's role, though the sentence mentions the question's name elsewhere
+    ("Who is Iran's president in the article?", PUTIN, "Vladimir Putin", ("Iran", "Russia")),
+    ("Who is Iran's president in the article?", PUTIN, "President Vladimir Putin", ("Iran", "Russia")),
+    ("Who was Tesla's secretary?", "In 1957, Kosanović's secretary Charlotte Muzar transported Tesla's ashes.",
+     "Charlotte Muzar", ("Tesla", "Kosanović")),
+    ("Who is the president of Iran?", PUTIN, "Vladimir Putin", ("Iran", "Russia")),  # the role "of" the name
+    ("What is the capital of Spain?", "France's capital Paris is large.", "Paris", ("Spain", "France")),
+    ("Who is the president of Russia?", PUTIN, "Vladimir Putin", None),
+    # the question's own owner, or the role of a place's people, or another role
+    ("Who is Russia's president?", PUTIN, "Vladimir Putin", None),
+    ("Who is Iran's supreme leader?", PUTIN, "Ayatollah Ali Khamenei", None),
+    ("Who was Nikola Tesla's secretary?", "Tesla's loyal secretary Dorothy Skerritt wrote a memoir.",
+     "Dorothy Skerritt", None),
+    ("Who is Spain's king?", "Then Madrid welcomed Spanish king Philip II.", "Philip II", None),
+    ("Who is Iran's president in the article?", PUTIN, "Ayatollah Ali Khamenei", None),
+    # a role that passes down a line: Hulagu's descendant is Genghis Khan's too
+    ("Which of Genghis Khan's descendants pushed the Mamluks out of Palestine?",
+     "His descendant Hulagu Khan sacked Baghdad, but Hulagu's descendant Ghazan Khan would beat the Mamluks.",
+     "Ghazan Khan", None),
+    # a key that is no holder's name: "return spread" answers what Luther's return caused
+    ("What did Schurf's letter say Luther's return caused?", 'He wrote: "what joy has Dr. Martin\'s return spread!"',
+     "spread", None),
+])
+def test_other_owner(question: str, sentence: str, key: str, expected: tuple[str, str] | None) -> None:
+    assert other_owner(question, sentence, sentence.index(key)) == expected

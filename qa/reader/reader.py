@@ -31,7 +31,7 @@ from typing import Protocol
 from qa.embedding import Vectors
 from qa.models import Passage
 from qa.reader.casing import cased, uncased
-from qa.reader.contrary import negated, negative_prefix, opposite, other_name, other_year, unnegated
+from qa.reader.contrary import negated, negative_prefix, opposite, other_name, other_owner, other_year, unnegated
 from qa.reader.definition import defined_term, definition
 from qa.reader.extractor import Extractor, Guess
 from qa.reader.features import BM25_HALF, content_stems, question_type, stem, type_match
@@ -166,7 +166,8 @@ class Reader:
         highlight = (guess.start + shift, guess.end + shift) if guess.end > guess.start else None
         return _unless_contrary(question, Reading(
             confidence=confidence, quote=(best.sentence.article_id, start, end), passage=best.passage,
-            highlight=highlight), scored, source.sentence.text, mentions, typed_case, timings)
+            highlight=highlight), scored, (source.sentence.text, guess.start if highlight else None), mentions,
+            typed_case, timings)
 
     @staticmethod
     def defined(question: str, scored: list[Candidate], mentions: Mentions) -> Reading | None:
@@ -373,13 +374,15 @@ class Mentions:
         return [t for t in self.terms if all(t in gone for gone in self.missing.values())]
 
 
-def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], answering: str | None,
-                     mentions: Mentions, typed_case: bool, timings: dict[str, float]) -> Reading:
+def _unless_contrary(question: str, reading: Reading, scored: list[Candidate],
+                     answering: tuple[str, int | None] | None, mentions: Mentions, typed_case: bool,
+                     timings: dict[str, float]) -> Reading:
     """``reading`` with ``timings``, or a decline when its quote uses the opposite of a word of
     the question, names other years than the question's, negates nothing where the question does
     or negates two of its words in a row where it does not, or when ``answering`` (the quote's
-    sentence holding the answer; None when the quote is one sentence) has another name in the
-    place of one it never mentions (``qa.reader.contrary``). The quote's text is that of the
+    sentence holding the answer, with where its key span starts, if it has one; None for a
+    definition) has another name in the place of one it never mentions, or its key span holds
+    another name's role than the question's (``qa.reader.contrary``). The quote's text is that of the
     candidates it spans, and its article's text is read from ``mentions`` only when a name is
     swapped; ``typed_case`` is false for a question typed in lower case."""
     assert reading.quote is not None  # both callers pass an answer
@@ -387,8 +390,10 @@ def _unless_contrary(question: str, reading: Reading, scored: list[Candidate], a
     within = [c for c in scored
               if c.sentence.article_id == article_id and start <= c.sentence.start and c.sentence.end <= end]
     quote = " ".join(c.sentence.text for c in within)
+    sentence, key_at = answering or (quote, None)
     said = (opposite(question, quote) or negative_prefix(question, quote) or other_year(question, quote)
-            or other_name(question, answering or quote, lambda: mentions.text(within[0]), typed_case)
+            or other_name(question, sentence, lambda: mentions.text(within[0]), typed_case)
+            or (other_owner(question, sentence, key_at) if key_at is not None else None)
             or negated(question, quote))
     negation = unnegated(question, quote)
     if said is not None or negation is not None:
