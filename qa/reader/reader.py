@@ -13,9 +13,10 @@ question asking what a name is ("Who is X?") is answered from the sentence that 
 one does (``Reader.defined``), at a fixed confidence. A quote that uses the opposite of a word of
 the question, dates itself by another year, negates nothing where the question does or negates
 the question's words where it does not, or whose answering sentence has another name where the
-question has one it never mentions, is declined (``qa.reader.contrary``). Those checks find a
-question's names by their capitals, so a question typed without any is first read with the
-capitals the articles of its passages give its words (``qa.reader.casing``).
+question has one it never mentions, or whose key span holds the role the question asks about for
+another name, is declined (``qa.reader.contrary``). Those checks find a question's names by
+their capitals, so a question typed without any is first read with the capitals the articles of
+its passages give its words (``qa.reader.casing``).
 """
 
 from __future__ import annotations
@@ -381,8 +382,9 @@ def _unless_contrary(question: str, reading: Reading, scored: list[Candidate],
     the question, names other years than the question's, negates nothing where the question does
     or negates two of its words in a row where it does not, or when ``answering`` (the quote's
     sentence holding the answer, with where its key span starts, if it has one; None for a
-    definition) has another name in the place of one it never mentions, or its key span holds
-    another name's role than the question's (``qa.reader.contrary``). The quote's text is that of the
+    definition) has another name in the place of one it never mentions, or its key span names
+    who holds the role the question asks about, but for another name ("Russia's President
+    Vladimir Putin" for "Iran's president") (``qa.reader.contrary``). The quote's text is that of the
     candidates it spans, and its article's text is read from ``mentions`` only when a name is
     swapped; ``typed_case`` is false for a question typed in lower case."""
     assert reading.quote is not None  # both callers pass an answer
