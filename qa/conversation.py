@@ -140,10 +140,18 @@ def _asks(question: str) -> str:
 
 def _named(key: str) -> bool:
     """Whether an answer's key span is a name a pronoun can stand for ("Levi's Stadium", "Bank of
-    England"), not a description ("the expertise"), a date or a long phrase."""
-    words = key.split()
+    England", "the New Yorker Hotel"), not a description ("the expertise"), a date or a long phrase."""
+    words = key.removeprefix("the ").split()
     return (0 < len(words) <= _KEY_WORDS and _usable(key) and words[0][0].isupper()
             and all(w[0].isupper() or w.lower() in _CONNECTORS for w in words))
+
+
+def _with_article(key: str, answer: str) -> str:
+    """``key`` with "the" before it where the answer writes it so ("the New Yorker Hotel"), so
+    that a rewrite reads as a person would write it ("Who else lived in the New Yorker Hotel?")."""
+    if key and re.search(rf"(?<!\w)the\s+{re.escape(key)}(?!\w)", answer, re.IGNORECASE):
+        return f"the {key}"
+    return key
 
 
 def _topics(question: str, answer: str, asked: str, key: str) -> tuple[list[str], list[str]]:
@@ -346,6 +354,7 @@ def resolve_followup(question: str, history: Sequence[Turn | str]) -> str:
         return question
     last = history[-1]
     previous, answer, key = (last.question, last.answer, last.key) if isinstance(last, Turn) else (last, "", "")
+    key = _with_article(key, answer)
     if len(history) > 1:
         previous = resolve_followup(previous, history[:-1][-_MAX_CHAIN:])
     previous = cased(previous, [answer])

@@ -94,8 +94,8 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("Where was he born?", MVP, "Where was the Super Bowl 50 MVP born?"),  # the question names him
     ("Where was he born?", WINNER, "Where was Von Miller born?"),
     ("What river is it on?", LARGEST, "What river is Jacksonville on?"),
-    ("Who was their coach?", TEAM, "Who was Denver Broncos' coach?"),
-    ("When did he leave it?", EMPLOYER, "When did Tesla leave Continental Edison Company?"),  # he: the question's
+    ("Who was their coach?", TEAM, "Who was the Denver Broncos' coach?"),
+    ("When did he leave it?", EMPLOYER, "When did Tesla leave the Continental Edison Company?"),  # he: the question's
     ("When was it finished?", BUILDER, "When was Iran's nuclear reactor finished?"),  # it: not who built it
     ("Where is that building?", ARCHITECT, "Where is that building (the Scottish Parliament)?"),  # not the architect
     ("When was it built?", ARCHITECT, "When was the Scottish Parliament built?"),  # the architect is no "it"
@@ -106,8 +106,8 @@ FOLLOW_UPS: list[tuple[str, str | Turn, str]] = [
     ("When was that stadium built?", STADIUM, "When was that stadium (Levi's Stadium) built?"),
     ("When did he die?", Turn(question=TESLA, answer="Tesla was an inventor.", key="inventor"),
      "When did Nikola Tesla die?"),  # no name
-    ("Who else lived there?", DEATH, "Who else lived in New Yorker Hotel?"),  # there: the place answered
-    ("When was it built?", DEATH, "When was New Yorker Hotel built?"),  # done to a place, not by Tesla
+    ("Who else lived there?", DEATH, "Who else lived in the New Yorker Hotel?"),  # there: the place answered
+    ("When was it built?", DEATH, "When was the New Yorker Hotel built?"),  # done to a place, not by Tesla
     ("When was it built?", Turn(question="Where is the Nojeh airbase?", key="Hamadan", answer="It is in Hamadan."),
      "When was the Nojeh airbase built?"),  # the subject of "Where is ...?" is the place's
     ("When did he die?", DEATH, "When did Nikola Tesla die?"),
