@@ -137,9 +137,10 @@ KIN = frozenset((
 ))
 # A name's role in a question ("Iran's president") and, at the end of the text before a key span,
 # another name's possessive and up to three words ("Russia's President ").
-_OWNED = re.compile(r"(?<!\w)((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)['’]s\s+([a-z]{3,})\b")
-_ROLE_OF = re.compile(r"\b([a-z]{3,})\s+of\s+(?:the\s+)?((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)")  # "president of Iran"
-_OWNER_BEFORE = re.compile(r"(?<!\w)((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)['’]s\s+((?:[\w-]+\s+){1,3})$")
+_CAPITALISED = r"((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)"  # one or more capitalised words: "Nikola Tesla"
+_OWNED = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+([a-z]{{3,}})\b")
+_ROLE_OF = re.compile(rf"\b([a-z]{{3,}})\s+of\s+(?:the\s+)?{_CAPITALISED}")  # "president of Iran"
+_OWNER_BEFORE = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+((?:[\w-]+\s+){{1,3}})$")
 # Roles that pass down a line: "Hulagu's descendant Ghazan Khan" is one of Genghis Khan's descendants.
 _LINEAGE = frozenset(stem(w) for w in ("descendant", "ancestor", "successor", "predecessor", "heir"))
 _WHOLE_YEAR = re.compile(r"(?<![\w.,])(1\d{3}|20\d{2})(?![\w'’]|[.,]\d)")  # on its own: not "1970s", "1970's", "1862.5"
