@@ -244,6 +244,11 @@ def test_other_name_reads_the_answering_sentence_not_its_joined_neighbour() -> N
 PUTIN = ("Russia's President Vladimir Putin (L), who arrived to attend the Gas Exporting Countries Forum, meets with "
          "Iran's Supreme Leader Ayatollah Ali Khamenei in Tehran.")
 
+OBAMA = "But by now U.S. President Barack Obama's policy on Syria, and indeed his entire foreign policy, is clear."
+LUDER = ("Martin Luther was born to Hans Luder (or Ludher, later Luther) and his wife Margarethe (née Lindemann) "
+         "on 10 November 1483 in Eisleben.")
+LAVROV = "Iranian Foreign Minister Javad Zarif met Russian Foreign Minister Sergei Lavrov in Moscow."
+
 
 @pytest.mark.parametrize(("question", "sentence", "key", "expected"), [
     # the key span holds another name's role, though the sentence mentions the question's name elsewhere
@@ -265,6 +270,38 @@ PUTIN = ("Russia's President Vladimir Putin (L), who arrived to attend the Gas E
     ("Which of Genghis Khan's descendants pushed the Mamluks out of Palestine?",
      "His descendant Hulagu Khan sacked Baghdad, but Hulagu's descendant Ghazan Khan would beat the Mamluks.",
      "Ghazan Khan", None),
+    # another place's people's word or initials before the title ("Russian President", "U.S. President")
+    ("Who is Iran's president?", "The talks were between Russian President Vladimir Putin and Iran's Supreme Leader.",
+     "Vladimir Putin", ("Iran", "Russian")),
+    ("Who is the president of Syria?", OBAMA, "Barack Obama", ("Syria", "U.S.")),
+    ("Who was Britain's prime minister?", "French Prime Minister Georges Clemenceau said no.", "Georges Clemenceau",
+     ("Britain", "French")),
+    # the key span's name in apposition to another name's role
+    ("Who is America's president?", "In 1975, Fred Pierce, the newly appointed president of ABC Television, quit.",
+     "Fred Pierce", ("America", "ABC Television")),
+    ("Who is ABC's president?", "In 1975, Fred Pierce, the newly appointed president of ABC Television, quit.",
+     "Fred Pierce", None),
+    # "and his" after another name: Margarethe was Hans Luder's wife, Martin Luther's mother
+    ("Who was Martin Luther's wife?", LUDER, "Margarethe", ("Martin Luther", "Hans Luder")),
+    ("Who was Hans Luder's wife?", LUDER, "Margarethe", None),
+    ("Who was Martin Luther's mother?", LUDER, "Margarethe", None),
+    ("Who was Tesla's wife?", "Tesla and his wife Anna lived there.", "Anna", None),
+    # a head of state or government, whatever the title: "Syria's leader" is no U.S. President's
+    ("Who is Syria's leader?", OBAMA, "Barack Obama", ("Syria", "U.S.")),
+    ("Who is Iran's leader?", PUTIN, "Vladimir Putin", ("Iran", "Russia")),
+    ("Who is Iran's leader?", PUTIN, "Ayatollah Ali Khamenei", None),
+    # the place's own people's word or initials, a title's word that names no country, a person's
+    # officer, a place of two words, or a role that is no office of state
+    ("Who is Iran's president?", "Iranian President Hassan Rouhani spoke.", "Hassan Rouhani", None),
+    ("Who is Russia's foreign minister?", LAVROV, "Sergei Lavrov", None),
+    ("Who is America's president?", OBAMA, "Barack Obama", None),
+    ("Who is the president of the U.S.?", OBAMA, "Barack Obama", None),
+    ("Who is the president of the United States?", "American President Barack Obama spoke.", "Barack Obama", None),
+    ("Who is Poland's president?", "Former President Lech Wałęsa spoke.", "Lech Wałęsa", None),
+    ("Who is Russia's foreign minister?", LAVROV, "Javad Zarif", None),  # "foreign" is no office: Hitler's was German
+    ("Who was Hitler's foreign minister?", "German Foreign Minister Joachim von Ribbentrop flew to Moscow.",
+     "Joachim von Ribbentrop", None),
+    ("Who was Chopin's teacher?", "He studied with the Czech Teacher Wojciech Żywny.", "Wojciech Żywny", None),
     # a key that is no holder's name: "return spread" answers what Luther's return caused
     ("What did Schurf's letter say Luther's return caused?", 'He wrote: "what joy has Dr. Martin\'s return spread!"',
      "spread", None),

@@ -213,6 +213,19 @@ def test_a_quote_saying_the_opposite_or_another_year_or_name_or_lacking_the_nega
 
 
 @pytest.mark.slow
+def test_another_countrys_head_of_state_is_declined(qa: QA) -> None:
+    """The seed article names no Syrian president; "U.S. President Barack Obama's policy on Syria"
+    was quoted for one at 0.95. The article's head of Iran is still answered."""
+    for question in ("Who is the president of Syria?", "Who is Syria's leader?"):
+        a = qa.answer(question)
+        assert not a.found and a.contrary == ("Syria", "U.S."), a
+    a = qa.answer("Who is Iran's leader?")
+    assert a.found and a.highlight is not None and a.contrary is None, a
+    assert a.text[a.highlight.start : a.highlight.end] == "Ayatollah Ali Khamenei", a
+    _assert_grounded(qa, a)
+
+
+@pytest.mark.slow
 def test_citations_are_valid_on_many_questions(qa: QA, small_squad: Path) -> None:
     questions = load_questions(small_squad)[::8]
     found = 0

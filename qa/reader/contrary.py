@@ -141,6 +141,24 @@ _CAPITALISED = r"((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)"  # one or more capitalised 
 _OWNED = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+([a-z]{{3,}})\b")
 _ROLE_OF = re.compile(rf"\b([a-z]{{3,}})\s+of\s+(?:the\s+)?{_CAPITALISED}")  # "president of Iran"
 _OWNER_BEFORE = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+((?:[\w-]+\s+){{1,3}})$")
+# A key span's name in apposition to a role of another name ("Fred Pierce, the newly appointed
+# president of ABC Television"), matched where the key span starts.
+_OWNER_AFTER = re.compile(
+    rf"{_CAPITALISED},\s+(?:the\s+|a\s+)?((?:[\w-]+\s+){{0,3}}?[a-z]+)\s+of\s+(?:the\s+)?{_CAPITALISED}")
+# Another name, then "and his" or "and her" and up to two words just before a key span ("born to
+# Hans Luder (or Ludher, later Luther) and his wife "): the role is that name's.
+_PARTNER_BEFORE = re.compile(rf"(?<!\w){_CAPITALISED}(?:\s*\([^)]*\))?,?\s+and\s+(?:his|her)\s+((?:[\w-]+\s+){{1,2}})$")
+# Another place's people's word or initials and a capitalised title just before a key span
+# ("Russian President ", "U.S. President ", "Iranian Defense Minister ").
+_ADJECTIVE_BEFORE = re.compile(r"(?<![\w.])((?:[A-Z]\.){2,}|[A-Z][a-z]{3,})\s+((?:[A-Z][\w-]*\s+){1,2})$")
+# Places written by their initials, beside the word the question may name them by (folded).
+INITIALLED_PLACES = frozenset((("america", "us"), ("britain", "uk")))
+# A head of state's or government's titles: "Syria's leader" is asked for by "President ...".
+_HEADS = frozenset(stem(w) for w in ("leader", "head", "ruler"))
+_OFFICES = frozenset(stem(w) for w in (
+    "president", "king", "queen", "emperor", "empress", "chancellor", "premier", "prime", "minister",
+    "sultan", "shah", "tsar", "czar", "dictator", "monarch", "leader", "ruler", "head",
+))
 # Roles that pass down a line: "Hulagu's descendant Ghazan Khan" is one of Genghis Khan's descendants.
 _LINEAGE = frozenset(stem(w) for w in ("descendant", "ancestor", "successor", "predecessor", "heir"))
 _WHOLE_YEAR = re.compile(r"(?<![\w.,])(1\d{3}|20\d{2})(?![\w'’]|[.,]\d)")  # on its own: not "1970s", "1970's", "1862.5"
@@ -331,11 +349,21 @@ def other_owner(question: str, sentence: str, key_start: int) -> tuple[str, str]
     ``other_name`` passes such a sentence when it mentions the question's name elsewhere ("...
     meets with Iran's Supreme Leader"), and the extractor highlights the role's holder, whoever
     holds it. The role is the question's word after the possessive or before "of" and the name
-    ("president", "secretary"); in the sentence it must stand, by its stem, among the three words
-    between the other name's possessive and the key span, or be the key span's first word
-    ("President Vladimir Putin"), and the key span must start with a capital, as a holder's name
-    does. A role of ``_LINEAGE`` is not checked: another's descendant may be the question's
-    name's descendant too.
+    ("president", "secretary"). In the sentence it must stand, by its stem, where
+    ``_other_roles`` reads another name's roles: among the three words between that name's
+    possessive and the key span, or as the key span's first word ("President Vladimir Putin");
+    after that name's "and his" ("Hans Luder and his wife Margarethe" for "Martin Luther's
+    wife"); or ending the apposition after the key span's name ("Fred Pierce, the newly appointed
+    president of ABC Television" for "America's president"). The key span must start with a
+    capital, as a holder's name does. A role of ``_LINEAGE`` is not checked: another's
+    descendant may be the question's name's descendant too. A leader, head or ruler is asked
+    for by any title of ``_OFFICES``.
+
+    An office of state (``_OFFICES``) of a one-word owner is also another's after a people's word
+    or initials and a capitalised title ("Russian President Vladimir Putin", "U.S. President
+    Barack Obama" for "the president of Syria"). Other roles are not read so: "German Foreign
+    Minister Joachim von Ribbentrop" was Hitler's, and which owner is a person the text does not
+    say.
     """
     key_word = re.match(r"[^\W\d_]+", sentence[key_start:])
     if key_word is None or not capitalised(key_word.group()):
@@ -345,15 +373,45 @@ def other_owner(question: str, sentence: str, key_start: int) -> tuple[str, str]
         role = stem(word.lower())
         if owner.split()[0].lower() in STOPWORDS or word in STOPWORDS or role in _LINEAGE:
             continue  # "What's the ...", "It's"; a descendant's descendant is the first one's too
-        head = sentence[:key_start] + (key_word.group() + " " if stem(key_word.group().lower()) == role else "")
-        n = _OWNER_BEFORE.search(head)
-        if n is None or role not in {stem(w.lower()) for w in n.group(2).split()}:
-            continue
-        other = n.group(1)
-        mine, theirs = {fold(w) for w in owner.split()}, {fold(w) for w in other.split()}
-        if not mine & theirs and not any(_one_place(a, b) for a in mine for b in theirs):
-            return owner, other
+        roles = _OFFICES if role in _HEADS else {role}
+        head = sentence[:key_start] + (key_word.group() + " " if stem(key_word.group().lower()) in roles else "")
+        adjective = role in _OFFICES and " " not in owner  # "Hitler's foreign minister", "the United States"
+        for title, other in _other_roles(sentence, key_start, head, adjective):
+            mine, theirs = ({fold(w).replace(".", "") for w in name.split()} for name in (owner, other))
+            if (roles & {stem(w.lower()) for w in title.split()} and not mine & theirs
+                    and not any(_one_place(a, b) for a in mine for b in theirs)):
+                return owner, other
     return None
+
+
+def _other_roles(sentence: str, key_start: int, head: str, adjective: bool) -> list[tuple[str, str]]:
+    """The (title, name) pairs that may make the key span starting at ``key_start`` a role's
+    holder for a name: a possessive's up to three words before it ("Russia's President "), a
+    name's "and his" or "and her" and up to two words ("Hans Luder and his wife "), the
+    apposition after it (", the newly appointed president of ABC Television"), and, when
+    ``adjective``, a people's word or initials and a capitalised title before it ("Russian
+    President "). ``head`` is the text before the key span, with its first word when a title."""
+    found = [(m.group(2), m.group(1)) for m in (_OWNER_BEFORE.search(head), _PARTNER_BEFORE.search(head))
+             if m is not None]
+    after = _OWNER_AFTER.match(sentence, key_start)
+    if after is not None:
+        found.append((after.group(2).split()[-1], after.group(3)))
+    before = _ADJECTIVE_BEFORE.search(head) if adjective else None
+    if before is not None and _people_word(before.group(1)):
+        found.append((before.group(2), before.group(1)))
+    return found
+
+
+def _people_word(word: str) -> bool:
+    """Whether a capitalised word before a title may name its holder's country: a people's word
+    ("Russian", "Iranian", "Chinese", "Polish", "Israeli", "French") or initials ("U.S."). "Former"
+    and "Vice" do not end as a people's word; "Catholic" and "Islamic" ("ic") are left out, being
+    more often a faith's."""
+    key = fold(word)
+    if "." in word:
+        return True
+    return (any(key.endswith(e) for e in _PEOPLE_ENDINGS - {"n", "ic"})
+            or any(people == key for _, people in IRREGULAR_PLACES))
 
 
 def _beside(tokens: list[tuple[str, str, str | None]], i: int, step: int) -> list[tuple[str, str, str | None]]:
@@ -392,7 +450,7 @@ def _one_place(key: str, other_key: str) -> bool:
     the other as its people's word. "iran" and "iraq" do not ("n", "q"), nor "austria" and
     "australia" ("ia", "alia"), nor "albert" and "alberta" ("", "a"). A place whose people's word
     no ending makes ("spain" and "spanish", "france" and "french") is in ``IRREGULAR_PLACES``."""
-    if (key, other_key) in IRREGULAR_PLACES or (other_key, key) in IRREGULAR_PLACES:
+    if {(key, other_key), (other_key, key)} & (IRREGULAR_PLACES | INITIALLED_PLACES):
         return True
     shared = len(os.path.commonprefix((key, other_key)))
     if shared < 3 or not (key.isalpha() and other_key.isalpha()):
