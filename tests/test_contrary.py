@@ -247,6 +247,8 @@ PUTIN = ("Russia's President Vladimir Putin (L), who arrived to attend the Gas E
 OBAMA = "But by now U.S. President Barack Obama's policy on Syria, and indeed his entire foreign policy, is clear."
 LUDER = ("Martin Luther was born to Hans Luder (or Ludher, later Luther) and his wife Margarethe (née Lindemann) "
          "on 10 November 1483 in Eisleben.")
+MVPS = ("Bart Starr (MVP of Super Bowls I and II) and Chuck Howley (MVP of Super Bowl V) appeared via video, "
+        "while Peyton Manning (MVP of Super Bowl XLI and current Broncos quarterback) made an appearance.")
 LAVROV = "Iranian Foreign Minister Javad Zarif met Russian Foreign Minister Sergei Lavrov in Moscow."
 
 
@@ -286,6 +288,11 @@ LAVROV = "Iranian Foreign Minister Javad Zarif met Russian Foreign Minister Serg
     ("Who was Hans Luder's wife?", LUDER, "Margarethe", None),
     ("Who was Martin Luther's mother?", LUDER, "Margarethe", None),
     ("Who was Tesla's wife?", "Tesla and his wife Anna lived there.", "Anna", None),
+    # a role of another event of the same name, told by its number ("Super Bowl V" is not 50)
+    ("Who is the MVP of Super Bowl 50?", MVPS, "Chuck Howley", ("Super Bowl 50", "Super Bowl V")),
+    ("Who is the MVP of Super Bowl 50?", MVPS, "Peyton Manning", ("Super Bowl 50", "Super Bowl XLI")),
+    ("Who was the MVP of Super Bowl V?", MVPS, "Chuck Howley", None),
+    ("Who was the MVP of Super Bowl 5?", MVPS, "Chuck Howley", None),
     # a head of state or government, whatever the title: "Syria's leader" is no U.S. President's
     ("Who is Syria's leader?", OBAMA, "Barack Obama", ("Syria", "U.S.")),
     ("Who is Iran's leader?", PUTIN, "Vladimir Putin", ("Iran", "Russia")),

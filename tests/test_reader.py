@@ -213,12 +213,15 @@ def test_a_quote_saying_the_opposite_or_another_year_or_name_or_lacking_the_nega
 
 
 @pytest.mark.slow
-def test_another_countrys_head_of_state_is_declined(qa: QA) -> None:
+def test_another_countrys_head_of_state_or_another_events_mvp_is_declined(qa: QA) -> None:
     """The seed article names no Syrian president; "U.S. President Barack Obama's policy on Syria"
-    was quoted for one at 0.95. The article's head of Iran is still answered."""
+    was quoted for one at 0.95. Super Bowl V's MVP is no MVP of Super Bowl 50. The article's
+    head of Iran is still answered."""
     for question in ("Who is the president of Syria?", "Who is Syria's leader?"):
         a = qa.answer(question)
         assert not a.found and a.contrary == ("Syria", "U.S."), a
+    a = qa.answer("Who is the MVP of Super Bowl 50?")  # "Chuck Howley (MVP of Super Bowl V)" at 0.94
+    assert not a.found and a.contrary == ("Super Bowl 50", "Super Bowl V"), a
     a = qa.answer("Who is Iran's leader?")
     assert a.found and a.highlight is not None and a.contrary is None, a
     assert a.text[a.highlight.start : a.highlight.end] == "Ayatollah Ali Khamenei", a

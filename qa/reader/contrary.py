@@ -143,12 +143,18 @@ KIN = frozenset((
 # another name's possessive and up to three words ("Russia's President ").
 _CAPITALISED = r"((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)"  # one or more capitalised words: "Nikola Tesla"
 _OWNED = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+([a-z]{{3,}})\b")
-_ROLE_OF = re.compile(rf"\b([a-z]{{3,}})\s+of\s+(?:the\s+)?{_CAPITALISED}")  # "president of Iran"
+# A capitalised name that may end in a number, as an event's does: "Super Bowl 50".
+_NUMBERED = r"((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*(?:\s+\d+\b)?)"
+# "the president of Iran", "the MVP of Super Bowl 50": the role and its owner.
+_ROLE_OF = re.compile(rf"\b([a-z]{{3,}}|[A-Z]{{2,5}})\s+of\s+(?:the\s+)?{_NUMBERED}")
 _OWNER_BEFORE = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+((?:[\w-]+\s+){{1,3}})$")
 # A key span's name in apposition to a role of another name ("Fred Pierce, the newly appointed
-# president of ABC Television"), matched where the key span starts.
+# president of ABC Television", "Chuck Howley (MVP of Super Bowl V)"), matched where the key
+# span starts.
 _OWNER_AFTER = re.compile(
-    rf"{_CAPITALISED},\s+(?:the\s+|a\s+)?((?:[\w-]+\s+){{0,3}}?[a-z]+)\s+of\s+(?:the\s+)?{_CAPITALISED}")
+    rf"{_CAPITALISED}(?:,\s+|\s*\()(?:the\s+|a\s+)?((?:[\w-]+\s+){{0,3}}?[A-Za-z]+)\s+of\s+(?:the\s+)?{_NUMBERED}")
+# The values of Roman numerals' letters, for a name's number ("Super Bowl V" is not "Super Bowl 50").
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 # Another name, then "and his" or "and her" and up to two words just before a key span ("born to
 # Hans Luder (or Ludher, later Luther) and his wife "): the role is that name's.
 _PARTNER_BEFORE = re.compile(rf"(?<!\w){_CAPITALISED}(?:\s*\([^)]*\))?,?\s+and\s+(?:his|her)\s+((?:[\w-]+\s+){{1,2}})$")
@@ -385,8 +391,9 @@ def other_owner(question: str, sentence: str, key_start: int) -> tuple[str, str]
         adjective = role in _OFFICES and " " not in owner  # "Hitler's foreign minister", "the United States"
         for title, other in _other_roles(sentence, key_start, head, adjective):
             mine, theirs = ({fold(w).replace(".", "") for w in name.split()} for name in (owner, other))
-            if (roles & {stem(w.lower()) for w in title.split()} and not mine & theirs
-                    and not any(_one_place(a, b) for a in mine for b in theirs)):
+            if roles & {stem(w.lower()) for w in title.split()} and (
+                    _numbered_apart(owner, other)
+                    or not mine & theirs and not any(_one_place(a, b) for a in mine for b in theirs)):
                 return owner, other
     return None
 
@@ -407,6 +414,23 @@ def _other_roles(sentence: str, key_start: int, head: str, adjective: bool) -> l
     if before is not None and _people_word(before.group(1)):
         found.append((before.group(2), before.group(1)))
     return found
+
+
+def _numbered_apart(name: str, other: str) -> bool:
+    """Whether two names end in numbers of different values ("Super Bowl 50", "Super Bowl V"):
+    the same words then name two events, two monarchs or two wars."""
+    numbers = [_numeral(n.split()[-1]) for n in (name, other)]
+    return None not in numbers and numbers[0] != numbers[1]
+
+
+def _numeral(word: str) -> int | None:
+    """The value of a number written in digits or Roman numerals ("50", "XLIX"); else None."""
+    if word.isdigit():
+        return int(word)
+    if not word.isupper() or any(c not in _ROMAN for c in word.lower()):
+        return None
+    values = [_ROMAN[c] for c in word.lower()]
+    return sum(-v if v < after else v for v, after in zip(values, values[1:] + [0], strict=True))
 
 
 def _people_word(word: str) -> bool:
