@@ -57,7 +57,15 @@ from qa.models import (
 from qa.progress import Progress
 from qa.reader import BundledExtractor, Extractor, Reader, Reading
 from qa.reader.metadata import CONFIDENCE as METADATA_CONFIDENCE
-from qa.reader.metadata import MetadataAnswer, answer_from_metadata, asked_field, naming, refers_back
+from qa.reader.metadata import (
+    MetadataAnswer,
+    answer_from_metadata,
+    asked_field,
+    is_title,
+    naming,
+    refers_back,
+    titled_field,
+)
 from qa.retrieval import Filters, Retriever
 from qa.settings import Settings
 from qa.shards import IndexLocation, ShardLayout, Shards, locate
@@ -330,17 +338,33 @@ class QA:
         """The answer from an article's metadata, if the question (as asked) asks for a field.
 
         The article is the first passage's; for "Who wrote it?" after an earlier turn, the first
-        passage of that turn's question, which is what "it" names.
+        passage of that turn's question, which is what "it" names; for "Who wrote X?", the first
+        retrieved article titled X (``_by_title``).
         """
         field = asked_field(question)
         if field is None:
-            return None
+            return self._by_title(question, passages)
         if history and refers_back(question):
             previous = history[-1]
             passages = self.search(previous.question if isinstance(previous, Turn) else previous, k=1)
         if not passages:
             return None
         return answer_from_metadata(field, question, passages, self.store.article(passages[0].article_id))
+
+    def _by_title(self, question: str, passages: list[Passage]) -> MetadataAnswer | None:
+        """The metadata answer to a question that asks for a field of a work it names, when a
+        retrieved article has that title ("Who wrote Putin and the Ayatollah?"); None otherwise,
+        for the reader ("Who wrote the Declaration of Independence?")."""
+        asked = titled_field(question)
+        if asked is None:
+            return None
+        field, named = asked
+        for article_id in dict.fromkeys(p.article_id for p in passages):
+            article = self.store.article(article_id)
+            if article is not None and is_title(named, article.title):
+                return answer_from_metadata(field, question, [p for p in passages if p.article_id == article_id],
+                                            article)
+        return None
 
     def _cited(self, question: str, reading: Reading, passages: list[Passage]) -> Answer:
         """The reader's choice as an ``Answer``: the quote cut from the article at its offsets."""

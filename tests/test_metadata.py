@@ -11,7 +11,7 @@ from embedders import HashingEmbedder
 from pydantic import ValidationError
 
 from qa import QA, Citation
-from qa.reader.metadata import asked_field
+from qa.reader.metadata import asked_field, is_title, titled_field
 from qa.reader.reader import Candidate, Mentions
 
 
@@ -66,6 +66,44 @@ def two_articles(tmp_path: Path, seed_path: Path) -> QA:
     qa = QA(tmp_path / "idx", sample=False, embedder=HashingEmbedder())
     assert not qa.ingest([seed_path, other]).rejected
     return qa
+
+
+PUTIN_TITLE = "Putin and the Ayatollah: A Bromance to Watch"
+
+
+@pytest.mark.parametrize(("question", "asked", "titled"), [
+    ("Who wrote Putin and the Ayatollah?", ("author", "Putin and the Ayatollah"), True),
+    ("who wrote putin and the ayatollah", ("author", "putin and the ayatollah"), True),
+    ("Who is the author of “Putin and the Ayatollah: A Bromance to Watch”?",
+     ("author", "“Putin and the Ayatollah: A Bromance to Watch”"), True),
+    ("When was Putin and the Ayatollah published?", ("published", "Putin and the Ayatollah"), True),
+    ("Who wrote Putin?", ("author", "Putin"), False),  # part of a title names no article
+    ("Who wrote A Bromance to Watch?", ("author", "A Bromance to Watch"), False),
+    ("Who wrote the Declaration of Independence?", ("author", "the Declaration of Independence"), False),
+    ("When was the Bushehr plant built?", None, False),
+    ("Who did Putin meet?", None, False),
+])
+def test_a_field_asked_of_a_work_named_by_its_title(question: str, asked: tuple[str, str] | None,
+                                                     titled: bool) -> None:
+    """"Who wrote X?" asks for the metadata only when X is an article's title (or its main title,
+    before the colon), which the pipeline checks against the retrieved articles."""
+    assert titled_field(question) == asked
+    assert (asked is not None and is_title(asked[1], PUTIN_TITLE)) == titled
+
+
+def test_a_question_naming_the_article_by_its_title_is_answered_from_metadata(two_articles: QA) -> None:
+    """"Who wrote Putin and the Ayatollah?" quoted "Russia's President Vladimir Putin (L) ..." at
+    0.74 on the sample corpus: it names the article by its title, not as "the article"."""
+    for question, field, value in (
+        ("Who wrote Putin and the Ayatollah?", "author", "David Patrikarakos"),
+        ("who is the author of putin and the ayatollah", "author", "David Patrikarakos"),
+        ("When was Putin and the Ayatollah: A Bromance to Watch published?", "published", "2016-08-26"),
+        ("Who wrote The Zorblat Fair?", "author", "Mina Okafor"),
+    ):
+        a = two_articles.answer(question)
+        assert a.found and a.text == value, (question, a.text)
+        (c,) = a.citations
+        assert (c.kind, c.field, c.quote) == ("metadata", field, value)
 
 
 def test_author_date_and_source_questions_are_answered_from_metadata(two_articles: QA) -> None:

@@ -7,7 +7,9 @@ so many words ("Who wrote the article about ...", "When was it published?"), so 
 merely contains "wrote" ("Who wrote the Declaration of Independence?") goes to the reader.
 Which article is meant is retrieval's first passage; when the question names more than the
 article ("the article about Putin and the Ayatollah"), its words must be found in that
-article's title or passage, else the question is read as any other.
+article's title or passage, else the question is read as any other. A question may also name
+the article by its title ("Who wrote Putin and the Ayatollah?"): that asks for a field only when
+a retrieved article has that title, or its main title before a colon.
 """
 
 from __future__ import annotations
@@ -44,6 +46,17 @@ _FIELDS: tuple[tuple[MetadataField, re.Pattern[str]], ...] = (
         rf"|\bwhat(?:'s| is) {_NAMED_ARTICLE} (?:called|titled)\b|\bwhat(?:'s| is) (?:it|this|that) titled\b",
         re.IGNORECASE)),
 )
+# A field asked of a work named by its title ("Who wrote Putin and the Ayatollah?", "When was
+# The Zorblat Fair published?"): the metadata's only when an article retrieved for the question
+# has that title (``is_title``), so "Who wrote the Declaration of Independence?" stays the reader's.
+_BY_TITLE: tuple[tuple[MetadataField, re.Pattern[str]], ...] = (
+    ("author", re.compile(
+        r"^\s*(?:who (?:wrote|authored|penned)|who(?:'s| is| was) the (?:author|writer) of) (?P<work>.+?)\s*\??\s*$",
+        re.IGNORECASE)),
+    ("published", re.compile(
+        r"^\s*when (?:was|did) (?P<work>.+?) (?:published|written|posted|come out|appear)\s*\??\s*$",
+        re.IGNORECASE)),
+)
 # The words that ask for a field (and the article), not about a topic: left out when the rest
 # of the question is matched against the article.
 _ASKING = frozenset(
@@ -73,6 +86,29 @@ def asked_field(question: str) -> MetadataField | None:
         if pattern.search(question):
             return field
     return None
+
+
+def titled_field(question: str) -> tuple[MetadataField, str] | None:
+    """The field a question asks of a work it names, and that name, when it asks in one of
+    ``_BY_TITLE``'s shapes ("Who wrote X?", "When was X published?"). Whether an article is
+    titled so is for the caller to find (``is_title``)."""
+    for field, pattern in _BY_TITLE:
+        m = pattern.match(question)
+        if m is not None:
+            return field, m.group("work")
+    return None
+
+
+def is_title(named: str, title: str) -> bool:
+    """Whether ``named`` is ``title`` word for word, in any case and with any quotes, or its
+    main title before a colon: "Putin and the Ayatollah" names "Putin and the Ayatollah: A
+    Bromance to Watch"."""
+    words = _words(named)
+    return bool(words) and words in (_words(title), _words(title.split(":")[0]))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
 
 
 def refers_back(question: str) -> bool:
