@@ -359,12 +359,11 @@ class QA:
         if asked is None:
             return None
         field, named = asked
-        for article_id in dict.fromkeys(p.article_id for p in passages):
-            article = self.store.article(article_id)
-            if article is not None and is_title(named, article.title):
-                return answer_from_metadata(field, question, [p for p in passages if p.article_id == article_id],
-                                            article)
-        return None
+        titled = next((p for p in passages if is_title(named, p.title)), None)  # a passage holds its title
+        if titled is None:
+            return None
+        return answer_from_metadata(field, question, [p for p in passages if p.article_id == titled.article_id],
+                                    self.store.article(titled.article_id))
 
     def _cited(self, question: str, reading: Reading, passages: list[Passage]) -> Answer:
         """The reader's choice as an ``Answer``: the quote cut from the article at its offsets."""

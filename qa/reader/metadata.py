@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from qa.models import Article, MetadataField, Passage
 from qa.reader.features import content_stems
+from qa.reader.names import fold
 
 _NOUN = r"(?:article|piece|story|essay|report|column|op-ed|post|text|original)"
 _NAMED_ARTICLE = rf"(?:(?:the|this|that) {_NOUN}|the\b[^?]*?\b{_NOUN})"
@@ -100,7 +101,7 @@ def titled_field(question: str) -> tuple[MetadataField, str] | None:
 
 
 def is_title(named: str, title: str) -> bool:
-    """Whether ``named`` is ``title`` word for word, in any case and with any quotes, or its
+    """Whether ``named`` is ``title`` word for word, in any case, accents and quotes, or its
     main title before a colon: "Putin and the Ayatollah" names "Putin and the Ayatollah: A
     Bromance to Watch"."""
     words = _words(named)
@@ -108,7 +109,7 @@ def is_title(named: str, title: str) -> bool:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.casefold())
+    return re.findall(r"\w+", fold(text))
 
 
 def refers_back(question: str) -> bool:
