@@ -141,10 +141,11 @@ KIN = frozenset((
 ))
 # A name's role in a question ("Iran's president") and, at the end of the text before a key span,
 # another name's possessive and up to three words ("Russia's President ").
-_CAPITALISED = r"((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)"  # one or more capitalised words: "Nikola Tesla"
+_NAME_WORDS = r"(?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*"  # one or more capitalised words: "Nikola Tesla"
+_CAPITALISED = rf"({_NAME_WORDS})"
 _OWNED = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+([a-z]{{3,}})\b")
 # A capitalised name that may end in a number, as an event's does: "Super Bowl 50".
-_NUMBERED = r"((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*(?:\s+\d+\b)?)"
+_NUMBERED = rf"({_NAME_WORDS}(?:\s+\d+\b)?)"
 # "the president of Iran", "the MVP of Super Bowl 50": the role and its owner.
 _ROLE_OF = re.compile(rf"\b([a-z]{{3,}}|[A-Z]{{2,5}})\s+of\s+(?:the\s+)?{_NUMBERED}")
 _OWNER_BEFORE = re.compile(rf"(?<!\w){_CAPITALISED}['’]s\s+((?:[\w-]+\s+){{1,3}})$")
@@ -390,12 +391,18 @@ def other_owner(question: str, sentence: str, key_start: int) -> tuple[str, str]
         head = sentence[:key_start] + (key_word.group() + " " if stem(key_word.group().lower()) in roles else "")
         adjective = role in _OFFICES and " " not in owner  # "Hitler's foreign minister", "the United States"
         for title, other in _other_roles(sentence, key_start, head, adjective):
-            mine, theirs = ({fold(w).replace(".", "") for w in name.split()} for name in (owner, other))
-            if roles & {stem(w.lower()) for w in title.split()} and (
-                    _numbered_apart(owner, other)
-                    or not mine & theirs and not any(_one_place(a, b) for a in mine for b in theirs)):
+            if roles & {stem(w.lower()) for w in title.split()} and _another_owner(owner, other):
                 return owner, other
     return None
+
+
+def _another_owner(owner: str, other: str) -> bool:
+    """Whether ``other`` names another owner than ``owner``: they share no word and are not a
+    place and its people ("Iran", "Russian"; "America", "U.S."), or they end in numbers of
+    different values ("Super Bowl 50", "Super Bowl V")."""
+    mine, theirs = ({fold(w).replace(".", "") for w in name.split()} for name in (owner, other))
+    return _numbered_apart(owner, other) or (
+        not mine & theirs and not any(_one_place(a, b) for a in mine for b in theirs))
 
 
 def _other_roles(sentence: str, key_start: int, head: str, adjective: bool) -> list[tuple[str, str]]:
@@ -417,8 +424,8 @@ def _other_roles(sentence: str, key_start: int, head: str, adjective: bool) -> l
 
 
 def _numbered_apart(name: str, other: str) -> bool:
-    """Whether two names end in numbers of different values ("Super Bowl 50", "Super Bowl V"):
-    the same words then name two events, two monarchs or two wars."""
+    """Whether two names end in numbers of different values: the same words then name two
+    events, two monarchs or two wars."""
     numbers = [_numeral(n.split()[-1]) for n in (name, other)]
     return None not in numbers and numbers[0] != numbers[1]
 
